@@ -1,0 +1,38 @@
+// Command echo_app is a web server that loves whatever you name:
+// GET /alpacas answers "I love alpacas!".
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		// The first signal starts a graceful shutdown, the second ends the
+		// process at once. Handling both here, rather than falling back to
+		// the default action, also works as PID 1, which ignores signals
+		// it does not handle.
+		<-signals
+		cancel()
+		sig := <-signals
+		fmt.Fprintf(os.Stderr, "echo_app: second %v: exiting now\n", sig)
+		os.Exit(1)
+	}()
+
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "echo_app: %v\n", err)
+		var exit *exitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.code)
+		}
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/rastringer/docker_multistage
+
+go 1.26
