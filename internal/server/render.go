@@ -73,9 +73,11 @@ func writeGreeting(w io.Writer, f format, noun string) {
 	case formatHTML:
 		escaped := html.EscapeString(noun)
 		io.WriteString(w, pageHead)
-		io.WriteString(w, "I love "+escaped+"!")
-		io.WriteString(w, pageStyleTag)
-		io.WriteString(w, `<h1>I love <strong id="noun">`+escaped+"</strong>!</h1>\n")
+		io.WriteString(w, "I love ")
+		io.WriteString(w, escaped)
+		io.WriteString(w, "!"+pageStyleTag+`<h1>I love <strong id="noun">`)
+		io.WriteString(w, escaped)
+		io.WriteString(w, "</strong>!</h1>\n")
 		io.WriteString(w, "<p>Try another noun: <code>/pancakes</code>, <code>/ice%20cream</code>, <code>/caf%C3%A9</code>.</p>\n")
 		io.WriteString(w, pageFoot)
 	default:
@@ -139,6 +141,16 @@ func writeJSONString(w io.Writer, s string) {
 				io.WriteString(w, `\"`)
 			case '\\':
 				io.WriteString(w, `\\`)
+			case '\b':
+				io.WriteString(w, `\b`)
+			case '\f':
+				io.WriteString(w, `\f`)
+			case '\n':
+				io.WriteString(w, `\n`)
+			case '\r':
+				io.WriteString(w, `\r`)
+			case '\t':
+				io.WriteString(w, `\t`)
 			default:
 				io.WriteString(w, `\u00`+hex[b>>4:b>>4+1]+hex[b&0xf:b&0xf+1])
 			}
