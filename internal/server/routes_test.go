@@ -193,8 +193,8 @@ func TestNegotiate(t *testing.T) {
 		{[]string{"text/html;level=1"}, formatHTML},
 		{[]string{"text/*;q=0.5, text/html"}, formatHTML},
 		{[]string{"text/html;q=0.1", "application/json;q=0.2"}, formatJSON},
-		{[]string{"text/html;q=1.5"}, formatText},   // malformed q: element ignored
-		{[]string{"text/html;q=abc"}, formatText},   // malformed q: element ignored
+		{[]string{"text/html;q=1.5"}, formatText},    // malformed q: element ignored
+		{[]string{"text/html;q=abc"}, formatText},    // malformed q: element ignored
 		{[]string{"text/html;q=0.0001"}, formatText}, // too many digits
 		{[]string{"*/*;q=0"}, formatText},
 		{[]string{"image/png"}, formatText},
