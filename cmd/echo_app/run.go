@@ -68,7 +68,7 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 	c := &o.server
 	fs.StringVar(&c.Addr, "listen", c.Addr, "`host:port` to listen on (overrides PORT)")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
-	fs.TextVar(&o.logLevel, "log-level", o.logLevel, "minimum log level: debug, info, warn or error")
+	fs.TextVar(&o.logLevel, "log-level", o.logLevel, "minimum log `level`: debug, info, warn or error")
 	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (costs throughput)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time allowed to read request headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read a whole request")
@@ -82,6 +82,9 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
+		if isMode(f.Name) {
+			return
+		}
 		name := envName(f.Name)
 		if v := getenv(name); v != "" && envErr == nil {
 			if err := fs.Set(f.Name, v); err != nil {
@@ -107,6 +110,13 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 		return nil, err
 	}
 	return o, nil
+}
+
+// isMode reports whether a flag picks what echo_app does rather than how it
+// serves. Modes have no environment variable: one set in a container's
+// environment would turn every start of the server into a health check.
+func isMode(flagName string) bool {
+	return flagName == "healthcheck" || flagName == "version"
 }
 
 func envName(flagName string) string {
@@ -159,9 +169,17 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: echo_app [flags]\n\nServes GET /{noun} with \"I love {noun}!\". Every flag can also be set with\nthe environment variable shown; a flag on the command line wins.\n\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
-		fmt.Fprintf(w, "  -%s %s\n    \t%s", f.Name, name, usage)
+		fmt.Fprintf(w, "  -%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(w, " %s", name)
+		}
+		fmt.Fprintf(w, "\n    \t%s", usage)
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		if isMode(f.Name) {
+			fmt.Fprintln(w)
+			return
 		}
 		fmt.Fprintf(w, " [$%s]\n", envName(f.Name))
 	})

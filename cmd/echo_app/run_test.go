@@ -364,3 +364,13 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("-version = %q", stdout.String())
 	}
 }
+
+func TestModesIgnoreEnvironment(t *testing.T) {
+	o, err := parseOptions([]string{"echo_app"}, envOf(map[string]string{"ECHO_APP_HEALTHCHECK": "true", "ECHO_APP_VERSION": "true"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.healthcheck || o.version {
+		t.Errorf("a mode was switched on from the environment: %+v", o)
+	}
+}

@@ -1,0 +1,32 @@
+# The project's commands. `make test` is what CI runs (through .ci/run).
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
+
+.PHONY: run build test lint bench images compare reliability clean
+
+run: ## serve on :8080
+	$(GO) run ./cmd/echo_app
+
+build: ## the release binary, as the image has it
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="$(LDFLAGS)" -o echo_app ./cmd/echo_app
+
+lint:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt -l: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
+
+# Every test, with the race detector; artifacts (screenshots) go to out/.
+test: lint
+	@mkdir -p out/artifacts
+	$(GO) test -race -count=1 -timeout 40m -artifacts -outputdir $(CURDIR)/out/artifacts ./...
+
+bench: ## wrk against a 10-line server and nginx, plus the Go benchmarks
+	bench/report.sh
+
+clean:
+	rm -rf echo_app out

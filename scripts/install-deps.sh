@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what the tests and scripts need: the
+# Docker engine, a browser for the browser test, busybox for the local
+# stand-in base images, qemu for the arm64 image, and the load tools.
+set -euo pipefail
+
+packages=(make curl docker.io chromium busybox-static qemu-user-static wrk nginx-light slowhttptest)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all present: ${packages[*]}"
+	exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
