@@ -1,0 +1,132 @@
+// Package dockertest gives tests a Docker engine and the project's images.
+// A test that needs them calls Require: outside CI it skips, with a
+// message, when no engine answers; in CI (CI=true) it fails, because
+// .ci/run starts one.
+package dockertest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The images that scripts/build-images.sh builds.
+const (
+	SingleStage = "echo_app"
+	MultiStage  = "echo_app_multistage"
+	Alpine      = "echo_app_multistage:alpine"
+)
+
+// Require skips or fails the test when no Docker engine answers.
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		missing(t, "the docker command is not installed")
+	}
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		missing(t, fmt.Sprintf("no Docker engine answers (%v: %s)", err, bytes.TrimSpace(out)))
+	}
+}
+
+func missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s: in CI the engine is required (.ci/run starts it with scripts/docker-engine.sh)", why)
+	}
+	t.Skipf("SKIPPED: %s; start one with scripts/docker-engine.sh start", why)
+}
+
+// RepoRoot is the root of the repository.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+	baseArgs  map[string]string
+)
+
+// BuildImages builds the project's three images once per test binary and
+// returns the base images used, by build argument (GO_IMAGE,
+// ALPINE_IMAGE).
+func BuildImages(t testing.TB) map[string]string {
+	t.Helper()
+	Require(t)
+	buildOnce.Do(func() {
+		cmd := exec.Command(filepath.Join(RepoRoot(), "scripts", "build-images.sh"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			buildErr = fmt.Errorf("scripts/build-images.sh: %v\n%s", err, stderr.String())
+			return
+		}
+		baseArgs = map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				baseArgs[k] = v
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return baseArgs
+}
+
+// Docker runs the docker command and returns its trimmed standard output,
+// failing the test with its standard error when it fails.
+func Docker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := DockerErr(args...)
+	if err != nil {
+		t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// DockerErr runs the docker command and returns its trimmed standard
+// output, or an error that holds its standard error.
+func DockerErr(args ...string) (string, error) {
+	cmd := exec.Command("docker", args...)
+	cmd.Dir = RepoRoot()
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// FreePort returns a loopback port that nothing listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ImageSize is the Size of an image as docker image inspect reports it.
+func ImageSize(t testing.TB, image string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(Docker(t, "image", "inspect", "--format", "{{.Size}}", image), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,284 @@
+// Package images tests the Docker images built from Dockerfile and
+// Dockerfile.single-stage against a real engine: they serve, the shipped
+// one is small, hardened, healthy, reproducible and builds for arm64.
+package images
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/rastringer/docker_multistage/internal/dockertest"
+)
+
+// runContainer starts image in the background on the host network with
+// PORT set to a free port and returns the container name and the port.
+func runContainer(t *testing.T, image string, flags ...string) (string, int) {
+	t.Helper()
+	port := dockertest.FreePort(t)
+	container := fmt.Sprintf("echo-app-test-%d", port)
+	args := append([]string{"run", "-d", "--name", container, "--network", "host", "-e", "PORT=" + strconv.Itoa(port)}, flags...)
+	dockertest.Docker(t, append(args, image)...)
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", container) })
+	return container, port
+}
+
+// greeting polls GET /alpacas until it answers or 15 seconds pass.
+func greeting(t *testing.T, port int) string {
+	t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/alpacas", port)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestImagesServe(t *testing.T) {
+	dockertest.BuildImages(t)
+	for _, image := range []string{dockertest.SingleStage, dockertest.MultiStage, dockertest.Alpine} {
+		t.Run(image, func(t *testing.T) {
+			_, port := runContainer(t, image)
+			if got := greeting(t, port); got != "I love alpacas!\n" {
+				t.Errorf("GET /alpacas = %q", got)
+			}
+		})
+	}
+}
+
+// TestHardenedRun runs the shipped image the strictest way Docker allows
+// and checks that it serves, that its own health check turns it healthy,
+// and that docker stop ends it cleanly through SIGTERM to PID 1.
+func TestHardenedRun(t *testing.T) {
+	dockertest.BuildImages(t)
+	if user := dockertest.Docker(t, "image", "inspect", "--format", "{{.Config.User}}", dockertest.MultiStage); user != "65532:65532" {
+		t.Errorf("image user = %q, want 65532:65532", user)
+	}
+	container, port := runContainer(t, dockertest.MultiStage,
+		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+		"--health-interval", "1s", "--health-start-period", "1s")
+	if got := greeting(t, port); got != "I love alpacas!\n" {
+		t.Errorf("GET /alpacas = %q", got)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status := dockertest.Docker(t, "inspect", "--format", "{{.State.Health.Status}}", container)
+		if status == "healthy" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health status %q after 30s: %s", status,
+				dockertest.Docker(t, "inspect", "--format", "{{json .State.Health}}", container))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	began := time.Now()
+	dockertest.Docker(t, "stop", "--time", "10", container)
+	took := time.Since(began)
+	code := dockertest.Docker(t, "inspect", "--format", "{{.State.ExitCode}}", container)
+	t.Logf("docker stop took %v, exit status %s", took.Round(time.Millisecond), code)
+	if code != "0" {
+		t.Errorf("exit status after docker stop = %s, want 0\n%s", code, dockertest.Docker(t, "logs", container))
+	}
+	if took > 5*time.Second {
+		t.Errorf("docker stop took %v, want well under the 10s stop timeout", took)
+	}
+}
+
+func TestSizes(t *testing.T) {
+	dockertest.BuildImages(t)
+	single := dockertest.ImageSize(t, dockertest.SingleStage)
+	multi := dockertest.ImageSize(t, dockertest.MultiStage)
+	alpine := dockertest.ImageSize(t, dockertest.Alpine)
+	reduction := 100 * (1 - float64(multi)/float64(single))
+	t.Logf("single-stage %d bytes, multi-stage %d bytes (%.2f%% smaller), alpine target %d bytes", single, multi, reduction, alpine)
+	if multi > 6_500_000 {
+		t.Errorf("multi-stage image is %d bytes, want at most 6.5 MB", multi)
+	}
+	if reduction < 98 {
+		t.Errorf("multi-stage image is %.2f%% smaller than the single-stage one, want at least 98%%", reduction)
+	}
+}
+
+// finding is something an image should not hold.
+type finding struct{ path, what string }
+
+// inspectFilesystem reads the flattened filesystem of a local image and
+// lists its regular files and what it should not hold: shells, package
+// managers, setuid or setgid files, anything writable by others.
+func inspectFilesystem(t *testing.T, image string) ([]string, []finding) {
+	t.Helper()
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := daemon.Image(ref)
+	if err != nil {
+		t.Fatalf("reading %s from the engine: %v", image, err)
+	}
+	fs := mutate.Extract(img)
+	defer fs.Close()
+	shells := map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true, "zsh": true, "busybox": true}
+	packageManagers := map[string]bool{"apk": true, "apt": true, "apt-get": true, "dpkg": true, "rpm": true, "yum": true, "dnf": true}
+	var files []string
+	var findings []finding
+	tr := tar.NewReader(fs)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading the filesystem of %s: %v", image, err)
+		}
+		p := path.Clean("/" + h.Name)
+		base := path.Base(p)
+		if h.Typeflag == tar.TypeReg {
+			files = append(files, p)
+		}
+		if shells[base] {
+			findings = append(findings, finding{p, "shell"})
+		}
+		if packageManagers[base] {
+			findings = append(findings, finding{p, "package manager"})
+		}
+		if h.Mode&(04000|02000) != 0 {
+			findings = append(findings, finding{p, "setuid or setgid"})
+		}
+		if h.Typeflag != tar.TypeSymlink && h.Mode&0o002 != 0 && h.Mode&01000 == 0 {
+			findings = append(findings, finding{p, "writable by others"})
+		}
+	}
+	return files, findings
+}
+
+func TestShippedImageHoldsOnlyTheBinary(t *testing.T) {
+	dockertest.BuildImages(t)
+	files, findings := inspectFilesystem(t, dockertest.MultiStage)
+	if len(files) != 1 || files[0] != "/echo_app" {
+		t.Errorf("files = %v, want only /echo_app", files)
+	}
+	for _, f := range findings {
+		t.Errorf("%s: %s", f.path, f.what)
+	}
+}
+
+// TestFilesystemCheckFinds keeps the check above honest: on the alpine
+// target, which has a shell, it must find one.
+func TestFilesystemCheckFinds(t *testing.T) {
+	dockertest.BuildImages(t)
+	_, findings := inspectFilesystem(t, dockertest.Alpine)
+	for _, f := range findings {
+		if f.what == "shell" {
+			return
+		}
+	}
+	t.Errorf("no shell found in %s: findings %v", dockertest.Alpine, findings)
+}
+
+// extractBinary copies /echo_app (or another path) out of an image.
+func extractBinary(t *testing.T, image, file string) string {
+	t.Helper()
+	container := dockertest.Docker(t, "create", image)
+	defer dockertest.DockerErr("rm", container)
+	dst := filepath.Join(t.TempDir(), path.Base(file))
+	dockertest.Docker(t, "cp", container+":"+file, dst)
+	return dst
+}
+
+func sha256File(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// rebuild builds the multi-stage image again with the build arguments of
+// the built one, so only the flags given differ.
+func rebuild(t *testing.T, tag string, flags ...string) {
+	t.Helper()
+	base := dockertest.BuildImages(t)
+	label := func(key string) string {
+		return dockertest.Docker(t, "image", "inspect", "--format", `{{index .Config.Labels "`+key+`"}}`, dockertest.MultiStage)
+	}
+	args := []string{"build", "-q", "--network", "none",
+		"--build-arg", "GO_IMAGE=" + base["GO_IMAGE"], "--build-arg", "ALPINE_IMAGE=" + base["ALPINE_IMAGE"],
+		"--build-arg", "VERSION=" + label("org.opencontainers.image.version"),
+		"--build-arg", "REVISION=" + label("org.opencontainers.image.revision"),
+		"-t", tag}
+	dockertest.Docker(t, append(append(args, flags...), ".")...)
+	t.Cleanup(func() { dockertest.DockerErr("rmi", tag) })
+}
+
+func TestReproducibleBinary(t *testing.T) {
+	rebuild(t, "echo_app_multistage:repro", "--no-cache")
+	first := sha256File(t, extractBinary(t, dockertest.MultiStage, "/echo_app"))
+	second := sha256File(t, extractBinary(t, "echo_app_multistage:repro", "/echo_app"))
+	t.Logf("sha256 of /echo_app: %s and %s", first, second)
+	if first != second {
+		t.Errorf("two builds of the same commit differ: %s != %s", first, second)
+	}
+}
+
+func TestArm64(t *testing.T) {
+	rebuild(t, "echo_app_multistage:arm64", "--build-arg", "TARGETARCH=arm64")
+	bin := extractBinary(t, "echo_app_multistage:arm64", "/echo_app")
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	machine := f.Machine
+	f.Close()
+	if machine != elf.EM_AARCH64 {
+		t.Fatalf("binary is for %v, want EM_AARCH64", machine)
+	}
+
+	qemu, err := exec.LookPath("qemu-aarch64-static")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("qemu-aarch64-static is missing: .ci/run installs qemu-user-static")
+		}
+		t.Skip("SKIPPED: qemu-aarch64-static not found (apt-get install qemu-user-static)")
+	}
+	port := dockertest.FreePort(t)
+	cmd := exec.Command(qemu, bin, "-listen", "127.0.0.1:"+strconv.Itoa(port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if got := greeting(t, port); got != "I love alpacas!\n" {
+		t.Errorf("arm64 binary under qemu: GET /alpacas = %q", got)
+	}
+	if out, err := exec.Command(qemu, bin, "-version").Output(); err != nil || !strings.Contains(string(out), "linux/arm64") {
+		t.Errorf("arm64 -version = %q, %v", out, err)
+	}
+}
