@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rastringer/docker_multistage/internal/analysis"
+	"github.com/rastringer/docker_multistage/internal/budget"
+	"github.com/rastringer/docker_multistage/internal/report"
+)
+
+// Exit statuses.
+const (
+	exitBudget = 1 // a budget rule failed
+	exitUsage  = 2 // bad flags, or an image that cannot be read
+)
+
+// exitError carries an exit status; err, when not nil, is printed.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, a ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format+" (see imgcompare -help)", a...)}
+}
+
+const usageHead = `Usage: imgcompare [flags] IMAGE [IMAGE...]
+
+Compares container images: uncompressed size (as docker images shows it),
+compressed size (as a registry stores it), layers, files, and findings: a
+shell, a package manager, a toolchain, root, setuid and world-writable files.
+The first IMAGE is the baseline the others are compared against.
+
+IMAGE is a reference in the local Docker engine (echo_app:latest), a docker
+save tarball (image.tar, or - for stdin), or an OCI image layout directory.
+
+Budget rules apply to the only image, or to every image after the baseline;
+each broken rule prints one line to stderr and the exit status is 1.
+Exit status 2 means bad flags or an image that could not be read.
+
+Flags:
+`
+
+type options struct {
+	format  string
+	largest int
+	rules   budget.Rules
+	images  []string
+}
+
+func parseOptions(args []string, stdout io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("imgcompare", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.format, "o", "table", "output `format`: "+strings.Join(report.Formats, ", "))
+	fs.IntVar(&o.largest, "largest", 5, "how many of the largest files to list per image")
+	fs.Func("max-size", "fail when an image's uncompressed `size` exceeds this (8MB, 6.5MiB)", func(s string) (err error) {
+		o.rules.MaxSize, err = budget.ParseSize(s)
+		return err
+	})
+	fs.Func("max-compressed-size", "fail when an image's compressed `size` exceeds this", func(s string) (err error) {
+		o.rules.MaxCompressedSize, err = budget.ParseSize(s)
+		return err
+	})
+	fs.Func("min-reduction", "fail when an image is not at least this much smaller than the baseline (`percent`, 95%)", func(s string) (err error) {
+		o.rules.MinReduction, err = budget.ParsePercent(s)
+		return err
+	})
+	fs.Func("forbid", "fail when an image has any of these `findings`: "+kindNames(), func(s string) (err error) {
+		o.rules.Forbid, err = budget.ParseForbid(s)
+		return err
+	})
+
+	// Flags may stand before, between or after the images.
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usageHead)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
+				return nil, flag.ErrHelp
+			}
+			return nil, usageError("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		o.images = append(o.images, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+
+	if len(o.images) == 0 {
+		return nil, usageError("no image given")
+	}
+	if !contains(report.Formats, o.format) {
+		return nil, usageError("unknown format %q: want one of %s", o.format, strings.Join(report.Formats, ", "))
+	}
+	if o.largest < 0 {
+		return nil, usageError("-largest %d: want zero or more", o.largest)
+	}
+	if o.rules.MinReduction != 0 && len(o.images) < 2 {
+		return nil, usageError("--min-reduction needs a baseline and at least one image to compare with it")
+	}
+	stdinUses := 0
+	for _, img := range o.images {
+		if img == "-" {
+			stdinUses++
+		}
+	}
+	if stdinUses > 1 {
+		return nil, usageError("stdin (-) can be read only once")
+	}
+	return o, nil
+}
+
+func kindNames() string {
+	var names []string
+	for _, k := range analysis.Kinds {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ",")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// run is imgcompare: it reads every image first, so that an error leaves
+// nothing half-printed on stdout, then prints the report and checks the
+// budget.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	images := make([]*analysis.Image, 0, len(o.images))
+	for _, arg := range o.images {
+		img, err := analyse(ctx, arg, stdin, stderr, o.largest)
+		if err != nil {
+			return &exitError{exitUsage, err}
+		}
+		images = append(images, img)
+	}
+
+	violations := budget.Check(images, o.rules)
+	var out bytes.Buffer
+	if err := report.Write(&out, o.format, images, violations); err != nil {
+		return &exitError{exitUsage, err}
+	}
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	for _, v := range violations {
+		fmt.Fprintf(stderr, "imgcompare: budget: %s\n", v)
+	}
+	if len(violations) > 0 {
+		return &exitError{code: exitBudget}
+	}
+	return nil
+}
+
+func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, largest int) (*analysis.Image, error) {
+	p := newProgress(stderr, arg)
+	defer p.done()
+	opened, err := analysis.Open(ctx, arg, stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer opened.Close()
+	compression := analysis.Computed
+	if opened.Source == analysis.SourceLayout {
+		compression = analysis.Stored
+	}
+	img, err := analysis.Analyze(ctx, opened.Image, analysis.Options{
+		Largest:     largest,
+		Compression: compression,
+		Progress:    p.layer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analysing %s: %w", arg, err)
+	}
+	img.Name = arg
+	if arg == "-" {
+		img.Name = "(stdin)"
+	}
+	img.Source = opened.Source
+	return img, nil
+}
+
+// progress shows which layer is being read, on a terminal only, and only
+// once reading has taken more than a moment.
+type progress struct {
+	w       io.Writer
+	name    string
+	start   time.Time
+	printed bool
+}
+
+func newProgress(stderr io.Writer, name string) *progress {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return &progress{}
+	}
+	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return &progress{}
+	}
+	return &progress{w: stderr, name: name, start: time.Now()}
+}
+
+func (p *progress) layer(n, total int) {
+	if p.w == nil || time.Since(p.start) < 500*time.Millisecond {
+		return
+	}
+	fmt.Fprintf(p.w, "\r\033[Kimgcompare: reading %s: layer %d of %d", p.name, n, total)
+	p.printed = true
+}
+
+func (p *progress) done() {
+	if p.printed {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

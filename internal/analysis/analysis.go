@@ -1,0 +1,314 @@
+// Package analysis measures one container image: its sizes, uncompressed
+// and compressed, its layers and files, how it runs, and what it holds that
+// a production image should not (a shell, a package manager, a toolchain,
+// setuid files, files anyone may write).
+//
+// It reads a v1.Image of go-containerregistry and does not care where the
+// image came from. Layers are streamed once each: memory grows with the
+// number of files in the image, not with its size.
+package analysis
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Image is what Analyze learns about one image.
+type Image struct {
+	Name   string // as the user named it
+	Source Source
+	ID     string // the digest of the config, as docker images shows it
+
+	OS, Architecture, Variant string
+
+	User        string
+	Root        bool // the image runs as root (no user, or uid 0)
+	Entrypoint  []string
+	Cmd         []string
+	Ports       []string // exposed, sorted
+	Healthcheck []string // nil when the image has none
+
+	// Size is the uncompressed size: the sum of the sizes of the files in
+	// all layers, deleted ones included, with a symlink counting as the
+	// length of its target. It is what docker image inspect reports as
+	// Size (with the overlay2 storage driver, Docker's default).
+	Size int64
+	// CompressedSize is the size of the layers gzip-compressed, as a
+	// registry stores them and a pull downloads them. See Compression.
+	CompressedSize int64
+	Compression    Compression
+
+	Layers   []Layer
+	Files    int    // regular files in the final filesystem
+	Largest  []File // the largest of them, largest first
+	Findings []Finding
+}
+
+// Layer is one layer of an image, bottom first.
+type Layer struct {
+	DiffID         string
+	Size           int64 // uncompressed, as for Image.Size
+	CompressedSize int64
+	Files          int // regular files the layer adds or replaces
+	CreatedBy      string
+}
+
+// File is a regular file of the final filesystem.
+type File struct {
+	Path string
+	Size int64
+}
+
+// Source says where an image was read from.
+type Source string
+
+// The sources Open reads.
+const (
+	SourceDocker  Source = "docker"
+	SourceTarball Source = "tarball"
+	SourceLayout  Source = "oci-layout"
+)
+
+// Compression says how CompressedSize was obtained.
+type Compression string
+
+const (
+	// Computed: each layer was gzip-compressed here at Go's default level
+	// (6). Used for sources that keep layers uncompressed (the Docker
+	// engine, docker save).
+	Computed Compression = "gzip-computed"
+	// Stored: the sizes of the compressed blobs as the source stores
+	// them (an OCI layout), which are what a registry would hold.
+	Stored Compression = "stored"
+)
+
+// Options tune Analyze.
+type Options struct {
+	// Largest is how many of the largest files to keep.
+	Largest int
+	// Compression is how to obtain compressed sizes.
+	Compression Compression
+	// Progress, when not nil, is called before each layer is read.
+	Progress func(layer, layers int)
+}
+
+// entry is a path of the filesystem being assembled layer by layer.
+type entry struct {
+	size     int64
+	mode     int64
+	typeflag byte
+	layer    int
+}
+
+// Analyze reads img, one layer at a time, and returns what it found.
+func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
+	config, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	id, err := img.ConfigName()
+	if err != nil {
+		return nil, fmt.Errorf("reading config digest: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	out := &Image{
+		ID:           id.String(),
+		OS:           config.OS,
+		Architecture: config.Architecture,
+		Variant:      config.Variant,
+		Compression:  opts.Compression,
+	}
+	describeConfig(out, config.Config)
+
+	createdBy := layerHistory(config.History, len(layers))
+	fs := map[string]*entry{}
+	for i, layer := range layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(layers))
+		}
+		l, err := readLayer(layer, i, fs, opts.Compression)
+		if err != nil {
+			diffID, _ := layer.DiffID()
+			return nil, fmt.Errorf("layer %d of %d (%s): %w", i+1, len(layers), diffID, err)
+		}
+		l.CreatedBy = createdBy[i]
+		out.Layers = append(out.Layers, l)
+		out.Size += l.Size
+		out.CompressedSize += l.CompressedSize
+	}
+
+	var files []File
+	for p, e := range fs {
+		if e.typeflag == tar.TypeReg {
+			files = append(files, File{Path: p, Size: e.size})
+		}
+	}
+	out.Files = len(files)
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].Size != files[j].Size {
+			return files[i].Size > files[j].Size
+		}
+		return files[i].Path < files[j].Path
+	})
+	if len(files) > opts.Largest {
+		files = files[:opts.Largest]
+	}
+	out.Largest = files
+	out.Findings = findings(fs, out)
+	return out, nil
+}
+
+func describeConfig(out *Image, c v1.Config) {
+	out.User = c.User
+	out.Root = runsAsRoot(c.User)
+	out.Entrypoint = c.Entrypoint
+	out.Cmd = c.Cmd
+	for port := range c.ExposedPorts {
+		out.Ports = append(out.Ports, port)
+	}
+	sort.Strings(out.Ports)
+	if hc := c.Healthcheck; hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		out.Healthcheck = hc.Test
+	}
+}
+
+// runsAsRoot reports whether a config's User field means uid 0: no user at
+// all, "root", or a numeric 0.
+func runsAsRoot(user string) bool {
+	uid, _, _ := strings.Cut(user, ":")
+	if uid == "" || uid == "root" {
+		return true
+	}
+	n, err := strconv.Atoi(uid)
+	return err == nil && n == 0
+}
+
+// layerHistory returns the created_by of each layer: history entries that
+// made no layer are skipped. When the history does not account for every
+// layer it returns empty strings rather than guess.
+func layerHistory(history []v1.History, layers int) []string {
+	createdBy := make([]string, layers)
+	var made []string
+	for _, h := range history {
+		if !h.EmptyLayer {
+			made = append(made, h.CreatedBy)
+		}
+	}
+	if len(made) == layers {
+		copy(createdBy, made)
+	}
+	return createdBy
+}
+
+// countingWriter counts what is written to it and keeps nothing.
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// readLayer streams one layer: it sums its file sizes, applies its entries
+// and whiteouts to fs, and measures its compressed size.
+func readLayer(layer v1.Layer, index int, fs map[string]*entry, compression Compression) (Layer, error) {
+	var l Layer
+	diffID, err := layer.DiffID()
+	if err != nil {
+		return l, err
+	}
+	l.DiffID = diffID.String()
+
+	rc, err := layer.Uncompressed()
+	if err != nil {
+		return l, err
+	}
+	defer rc.Close()
+
+	var stream io.Reader = rc
+	var compressed countingWriter
+	var gz *gzip.Writer
+	if compression == Computed {
+		gz = gzip.NewWriter(&compressed)
+		stream = io.TeeReader(rc, gz)
+	} else {
+		if l.CompressedSize, err = layer.Size(); err != nil {
+			return l, err
+		}
+	}
+
+	tr := tar.NewReader(stream)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return l, err
+		}
+		l.Size += h.Size
+		if h.Typeflag == tar.TypeSymlink {
+			// Docker's overlay2 driver counts a symlink as the length of
+			// its target, as lstat does: counted the same way, Size
+			// equals docker image inspect's.
+			l.Size += int64(len(h.Linkname))
+		}
+		name := path.Clean("/" + h.Name)
+		dir, base := path.Split(name)
+		switch {
+		case base == ".wh..wh..opq":
+			removeBelow(fs, path.Clean(dir), index)
+		case strings.HasPrefix(base, ".wh."):
+			target := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+			if e, ok := fs[target]; ok && e.layer < index {
+				delete(fs, target)
+			}
+			removeBelow(fs, target, index)
+		default:
+			if h.Typeflag == tar.TypeReg {
+				l.Files++
+			}
+			fs[name] = &entry{size: h.Size, mode: h.Mode, typeflag: h.Typeflag, layer: index}
+		}
+	}
+	// The tar reader stops at the end-of-archive marker: read the rest so
+	// the compressed size covers the whole stream.
+	if _, err := io.Copy(io.Discard, stream); err != nil {
+		return l, err
+	}
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			return l, err
+		}
+		l.CompressedSize = compressed.n
+	}
+	return l, nil
+}
+
+// removeBelow deletes everything under dir that layers below the given
+// one added.
+func removeBelow(fs map[string]*entry, dir string, below int) {
+	prefix := dir + "/"
+	if dir == "/" {
+		prefix = "/"
+	}
+	for p, e := range fs {
+		if strings.HasPrefix(p, prefix) && p != dir && e.layer < below {
+			delete(fs, p)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/rastringer/docker_multistage/internal/analysis"
+	"github.com/rastringer/docker_multistage/internal/budget"
+)
+
+// SchemaVersion names the JSON schema. It changes only when a field is
+// removed or changes meaning; new fields may be added within a version.
+const SchemaVersion = "imgcompare/v1"
+
+// The JSON document. These types are the contract with users' scripts:
+// they are kept apart from the analysis types, which may change freely.
+type jsonDocument struct {
+	Schema     string          `json:"schema"`
+	Images     []jsonImage     `json:"images"`
+	Violations []jsonViolation `json:"violations"`
+}
+
+type jsonImage struct {
+	Name         string         `json:"name"`
+	Source       string         `json:"source"`
+	ID           string         `json:"id"`
+	OS           string         `json:"os"`
+	Architecture string         `json:"architecture"`
+	Variant      string         `json:"variant,omitempty"`
+	Size         jsonSize       `json:"size"`
+	Reduction    *jsonReduction `json:"reduction,omitempty"`
+	Layers       []jsonLayer    `json:"layers"`
+	Files        int            `json:"files"`
+	Largest      []jsonFile     `json:"largest_files"`
+	Config       jsonConfig     `json:"config"`
+	Findings     []jsonFinding  `json:"findings"`
+}
+
+type jsonSize struct {
+	Uncompressed      int64  `json:"uncompressed"`
+	Compressed        int64  `json:"compressed"`
+	CompressionMethod string `json:"compression_method"`
+}
+
+type jsonReduction struct {
+	Baseline     string      `json:"baseline"`
+	Uncompressed jsonPercent `json:"uncompressed"`
+	Compressed   jsonPercent `json:"compressed"`
+}
+
+type jsonPercent struct {
+	Percent float64 `json:"percent"`
+	Factor  float64 `json:"factor"`
+}
+
+type jsonLayer struct {
+	DiffID       string `json:"diff_id"`
+	Uncompressed int64  `json:"uncompressed"`
+	Compressed   int64  `json:"compressed"`
+	Files        int    `json:"files"`
+	CreatedBy    string `json:"created_by"`
+}
+
+type jsonFile struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+type jsonConfig struct {
+	User        string   `json:"user"`
+	Root        bool     `json:"root"`
+	Entrypoint  []string `json:"entrypoint"`
+	Cmd         []string `json:"cmd"`
+	Ports       []string `json:"exposed_ports"`
+	Healthcheck []string `json:"healthcheck"`
+}
+
+type jsonFinding struct {
+	Kind   string `json:"kind"`
+	Path   string `json:"path,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+type jsonViolation struct {
+	Image   string `json:"image"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// JSON writes the document of schema SchemaVersion.
+func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) error {
+	doc := jsonDocument{Schema: SchemaVersion, Images: []jsonImage{}, Violations: []jsonViolation{}}
+	for i, img := range images {
+		j := jsonImage{
+			Name: img.Name, Source: string(img.Source), ID: img.ID,
+			OS: img.OS, Architecture: img.Architecture, Variant: img.Variant,
+			Size:     jsonSize{img.Size, img.CompressedSize, string(img.Compression)},
+			Layers:   []jsonLayer{},
+			Files:    img.Files,
+			Largest:  []jsonFile{},
+			Findings: []jsonFinding{},
+			Config: jsonConfig{
+				User: img.User, Root: img.Root,
+				Entrypoint: nonNil(img.Entrypoint), Cmd: nonNil(img.Cmd),
+				Ports: nonNil(img.Ports), Healthcheck: nonNil(img.Healthcheck),
+			},
+		}
+		if i > 0 {
+			u := analysis.Reduce(images[0].Size, img.Size)
+			c := analysis.Reduce(images[0].CompressedSize, img.CompressedSize)
+			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonPercent(c)}
+		}
+		for _, l := range img.Layers {
+			j.Layers = append(j.Layers, jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy})
+		}
+		for _, f := range img.Largest {
+			j.Largest = append(j.Largest, jsonFile(f))
+		}
+		for _, f := range img.Findings {
+			j.Findings = append(j.Findings, jsonFinding{string(f.Kind), f.Path, f.Detail})
+		}
+		doc.Images = append(doc.Images, j)
+	}
+	for _, v := range violations {
+		doc.Violations = append(doc.Violations, jsonViolation(v))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,240 @@
+// Package report renders the analysis of one or more images as an aligned
+// text table, markdown, JSON or an SVG bar chart. The first image is the
+// baseline: every other one is shown with its reduction against it.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/rastringer/docker_multistage/internal/analysis"
+	"github.com/rastringer/docker_multistage/internal/budget"
+)
+
+// Formats lists the output formats, for -o.
+var Formats = []string{"table", "markdown", "json", "svg"}
+
+// Write renders images in format to w. violations are the broken rules of
+// a budget, if one was checked.
+func Write(w io.Writer, format string, images []*analysis.Image, violations []budget.Violation) error {
+	switch format {
+	case "table":
+		return Table(w, images, violations)
+	case "markdown":
+		return Markdown(w, images, violations)
+	case "json":
+		return JSON(w, images, violations)
+	case "svg":
+		return SVG(w, images)
+	}
+	return fmt.Errorf("unknown format %q: want one of %s", format, strings.Join(Formats, ", "))
+}
+
+// reduction formats an image's reduction against the baseline, or "" for
+// the baseline itself.
+func reduction(images []*analysis.Image, i int, compressed bool) string {
+	if i == 0 {
+		return "baseline"
+	}
+	base, size := images[0].Size, images[i].Size
+	if compressed {
+		base, size = images[0].CompressedSize, images[i].CompressedSize
+	}
+	r := analysis.Reduce(base, size)
+	return fmt.Sprintf("%.1f%% (%.1fx)", r.Percent, r.Factor)
+}
+
+func platform(img *analysis.Image) string {
+	p := img.OS + "/" + img.Architecture
+	if img.Variant != "" {
+		p += "/" + img.Variant
+	}
+	return p
+}
+
+func user(img *analysis.Image) string {
+	u := img.User
+	if u == "" {
+		u = "(none)"
+	}
+	if img.Root {
+		u += " root"
+	}
+	return u
+}
+
+// yesNo shows whether an image has findings of a kind, with the first path.
+func yesNo(img *analysis.Image, k analysis.Kind) string {
+	found := img.Of(k)
+	switch len(found) {
+	case 0:
+		return "no"
+	case 1:
+		return "yes: " + found[0].Path
+	}
+	return fmt.Sprintf("yes: %s +%d", found[0].Path, len(found)-1)
+}
+
+func command(img *analysis.Image) string {
+	return strings.Join(append(append([]string{}, img.Entrypoint...), img.Cmd...), " ")
+}
+
+// Table writes an aligned summary table, then the details of each image:
+// layers, largest files and findings.
+func Table(w io.Writer, images []*analysis.Image, violations []budget.Violation) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tSIZE\tREDUCTION\tCOMPRESSED\tREDUCTION\tLAYERS\tFILES\tUSER\tSHELL\tPKG MANAGER\tTOOLCHAIN")
+	for i, img := range images {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
+			img.Name, platform(img), analysis.FormatSize(img.Size), reduction(images, i, false),
+			analysis.FormatSize(img.CompressedSize), reduction(images, i, true),
+			len(img.Layers), img.Files, user(img),
+			yesOrNo(img.Has(analysis.Shell)), yesOrNo(img.Has(analysis.PackageManager)), yesOrNo(img.Has(analysis.Toolchain)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "SIZE is uncompressed, as docker images shows it; COMPRESSED is what a registry stores and a pull downloads.")
+	fmt.Fprintln(w, "kB, MB, GB are powers of 1000.")
+
+	for _, img := range images {
+		fmt.Fprintf(w, "\n%s  (%s, %s, %s)\n", img.Name, img.Source, platform(img), shortID(img.ID))
+		fmt.Fprintf(w, "  size %s, compressed %s (%s)\n", analysis.FormatBytes(img.Size), analysis.FormatBytes(img.CompressedSize), img.Compression)
+		fmt.Fprintf(w, "  user %s, command %q, ports %s, healthcheck %s\n",
+			user(img), command(img), orNone(strings.Join(img.Ports, " ")), orNone(strings.Join(img.Healthcheck, " ")))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "  LAYER\tSIZE\tCOMPRESSED\tFILES\t  CREATED BY")
+		for i, l := range img.Layers {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t  %s\n", i+1, analysis.FormatSize(l.Size), analysis.FormatSize(l.CompressedSize), l.Files, truncate(l.CreatedBy, 70))
+		}
+		tw.Flush()
+		if len(img.Largest) > 0 {
+			fmt.Fprintln(w, "  largest files:")
+			for _, f := range img.Largest {
+				fmt.Fprintf(w, "    %9s  %s\n", analysis.FormatSize(f.Size), f.Path)
+			}
+		}
+		writeFindings(w, img, "  ")
+	}
+	writeViolations(w, violations)
+	return nil
+}
+
+func writeFindings(w io.Writer, img *analysis.Image, indent string) {
+	if len(img.Findings) == 0 {
+		fmt.Fprintf(w, "%sfindings: none\n", indent)
+		return
+	}
+	fmt.Fprintf(w, "%sfindings:\n", indent)
+	for _, k := range analysis.Kinds {
+		found := img.Of(k)
+		if len(found) == 0 {
+			continue
+		}
+		var parts []string
+		for i, f := range found {
+			if i == 5 {
+				parts = append(parts, fmt.Sprintf("and %d more", len(found)-5))
+				break
+			}
+			p := f.Path
+			if f.Detail != "" && p != "" {
+				p += " (" + f.Detail + ")"
+			} else if p == "" {
+				p = f.Detail
+			}
+			parts = append(parts, p)
+		}
+		fmt.Fprintf(w, "%s  %s: %s\n", indent, k, strings.Join(parts, ", "))
+	}
+}
+
+func writeViolations(w io.Writer, violations []budget.Violation) {
+	if len(violations) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nbudget: %d violation(s)\n", len(violations))
+	for _, v := range violations {
+		fmt.Fprintf(w, "  %s\n", v)
+	}
+}
+
+func yesOrNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func shortID(id string) string {
+	if _, hex, ok := strings.Cut(id, ":"); ok && len(hex) > 12 {
+		return hex[:12]
+	}
+	return id
+}
+
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// Markdown writes the comparison as GitHub-flavoured markdown tables.
+func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violation) error {
+	fmt.Fprintln(w, "| Image | Architecture | Os | Size (bytes) | Size | Reduction | Compressed | Reduction | Layers | Files | User | Shell | Package manager | Toolchain |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
+	for i, img := range images {
+		fmt.Fprintf(w, "| `%s` | %s | %s | %d | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n",
+			img.Name, img.Architecture, img.OS, img.Size, analysis.FormatSize(img.Size), reduction(images, i, false),
+			analysis.FormatSize(img.CompressedSize), reduction(images, i, true), len(img.Layers), img.Files,
+			mdEscape(user(img)), mdEscape(yesNo(img, analysis.Shell)), mdEscape(yesNo(img, analysis.PackageManager)), mdEscape(yesNo(img, analysis.Toolchain)))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Size is uncompressed, as `docker image inspect` reports it; compressed is each layer gzip-compressed, what a registry stores and a pull downloads. kB, MB, GB are powers of 1000.")
+	for _, img := range images {
+		fmt.Fprintf(w, "\n### `%s`\n\n", img.Name)
+		fmt.Fprintf(w, "%s image, %s, user %s, command `%s`, ports %s, healthcheck %s.\n\n",
+			img.Source, platform(img), mdEscape(user(img)), command(img), orNone(strings.Join(img.Ports, " ")), mdCode(strings.Join(img.Healthcheck, " ")))
+		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Created by |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---|")
+		for i, l := range img.Layers {
+			fmt.Fprintf(w, "| %d | %s | %s | %d | %s |\n", i+1, analysis.FormatSize(l.Size), analysis.FormatSize(l.CompressedSize), l.Files, mdCode(truncate(l.CreatedBy, 90)))
+		}
+		fmt.Fprintln(w)
+		var b strings.Builder
+		writeFindings(&b, img, "")
+		for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+			fmt.Fprintf(w, "- %s\n", mdEscape(strings.TrimSpace(line)))
+		}
+	}
+	if len(violations) > 0 {
+		fmt.Fprintf(w, "\n**Budget: %d violation(s)**\n\n", len(violations))
+		for _, v := range violations {
+			fmt.Fprintf(w, "- %s\n", mdEscape(v.String()))
+		}
+	}
+	return nil
+}
+
+var mdEscaper = strings.NewReplacer("|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;")
+
+func mdEscape(s string) string { return mdEscaper.Replace(s) }
+
+func mdCode(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return "`" + strings.NewReplacer("`", "'", "|", `\|`).Replace(s) + "`"
+}
