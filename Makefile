@@ -28,5 +28,11 @@ test: lint
 bench: ## wrk against a 10-line server and nginx, plus the Go benchmarks
 	bench/report.sh
 
+images: ## build echo_app, echo_app_multistage and echo_app_multistage:alpine and compare them
+	scripts/images.sh
+
+compare: ## images, then regenerate docs/image-comparison.md and docs/image-sizes.svg
+	scripts/images.sh --write
+
 clean:
 	rm -rf echo_app out

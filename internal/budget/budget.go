@@ -129,7 +129,7 @@ func ParseSize(s string) (int64, error) {
 
 // ParsePercent parses a percentage such as 95% or 98.5.
 func ParsePercent(s string) (float64, error) {
-	n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
 	if err != nil || n <= 0 || n >= 100 {
 		return 0, fmt.Errorf("invalid percentage %q: want a number between 0 and 100, such as 95%%", s)
 	}

@@ -196,15 +196,15 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 	fmt.Fprintln(w, "| Image | Architecture | Os | Size (bytes) | Size | Reduction | Compressed | Reduction | Layers | Files | User | Shell | Package manager | Toolchain |")
 	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
 	for i, img := range images {
-		fmt.Fprintf(w, "| `%s` | %s | %s | %d | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n",
-			img.Name, img.Architecture, img.OS, img.Size, analysis.FormatSize(img.Size), reduction(images, i, false),
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n",
+			mdCode(img.Name), img.Architecture, img.OS, img.Size, analysis.FormatSize(img.Size), reduction(images, i, false),
 			analysis.FormatSize(img.CompressedSize), reduction(images, i, true), len(img.Layers), img.Files,
 			mdEscape(user(img)), mdEscape(yesNo(img, analysis.Shell)), mdEscape(yesNo(img, analysis.PackageManager)), mdEscape(yesNo(img, analysis.Toolchain)))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Size is uncompressed, as `docker image inspect` reports it; compressed is each layer gzip-compressed, what a registry stores and a pull downloads. kB, MB, GB are powers of 1000.")
 	for _, img := range images {
-		fmt.Fprintf(w, "\n### `%s`\n\n", img.Name)
+		fmt.Fprintf(w, "\n### `%s`\n\n", strings.ReplaceAll(img.Name, "`", "'"))
 		fmt.Fprintf(w, "%s image, %s, user %s, command `%s`, ports %s, healthcheck %s.\n\n",
 			img.Source, platform(img), mdEscape(user(img)), command(img), orNone(strings.Join(img.Ports, " ")), mdCode(strings.Join(img.Healthcheck, " ")))
 		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Created by |")
@@ -215,7 +215,14 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		fmt.Fprintln(w)
 		var b strings.Builder
 		writeFindings(&b, img, "")
-		for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		if len(lines) == 1 {
+			fmt.Fprintln(w, "Findings: none.")
+			continue
+		}
+		fmt.Fprintln(w, "Findings:")
+		fmt.Fprintln(w)
+		for _, line := range lines[1:] {
 			fmt.Fprintf(w, "- %s\n", mdEscape(strings.TrimSpace(line)))
 		}
 	}

@@ -1,0 +1,234 @@
+package analysis
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	it "github.com/rastringer/docker_multistage/internal/imagetest"
+)
+
+func analyze(t *testing.T, img v1.Image) *Image {
+	t.Helper()
+	a, err := Analyze(context.Background(), img, Options{Largest: 5, Compression: Computed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestSizesLayersAndFiles(t *testing.T) {
+	img := it.Image(t, v1.Config{User: "65532"},
+		it.By("ADD base", it.Layer(t, it.Dir("bin"), it.File("bin/busybox", 100), it.Symlink("bin/sh", "busybox"), it.File("etc/passwd", 20))),
+		it.By("COPY app", it.Layer(t, it.File("app", 1000))),
+	)
+	a := analyze(t, img)
+	// Files plus symlink targets ("busybox" is 7 bytes), as Docker counts.
+	if want := int64(100 + 7 + 20 + 1000); a.Size != want {
+		t.Errorf("Size = %d, want %d", a.Size, want)
+	}
+	if a.Files != 3 {
+		t.Errorf("Files = %d, want 3", a.Files)
+	}
+	if len(a.Layers) != 2 || a.Layers[0].CreatedBy != "ADD base" || a.Layers[1].CreatedBy != "COPY app" {
+		t.Fatalf("Layers = %+v", a.Layers)
+	}
+	if a.Layers[0].Size != 127 || a.Layers[0].Files != 2 || a.Layers[1].Size != 1000 || a.Layers[1].Files != 1 {
+		t.Errorf("layer sizes and files = %+v", a.Layers)
+	}
+	want := []File{{"/app", 1000}, {"/bin/busybox", 100}, {"/etc/passwd", 20}}
+	if len(a.Largest) != len(want) {
+		t.Fatalf("Largest = %v, want %v", a.Largest, want)
+	}
+	for i := range want {
+		if a.Largest[i] != want[i] {
+			t.Errorf("Largest[%d] = %v, want %v", i, a.Largest[i], want[i])
+		}
+	}
+	if a.OS != "linux" || a.Architecture != "amd64" || a.Root || a.User != "65532" {
+		t.Errorf("config: %s/%s user %q root %v", a.OS, a.Architecture, a.User, a.Root)
+	}
+}
+
+func TestLargestIsCut(t *testing.T) {
+	img := it.Image(t, v1.Config{}, it.By("big", it.Layer(t,
+		it.File("a", 1), it.File("b", 2), it.File("large", 50<<20), it.File("c", 3))))
+	a, err := Analyze(context.Background(), img, Options{Largest: 2, Compression: Computed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Largest) != 2 || a.Largest[0].Path != "/large" || a.Largest[0].Size != 50<<20 || a.Largest[1].Path != "/c" {
+		t.Errorf("Largest = %v, want /large then /c", a.Largest)
+	}
+	if a.Files != 4 {
+		t.Errorf("Files = %d, want 4", a.Files)
+	}
+}
+
+func TestCompressedSize(t *testing.T) {
+	content := it.TarBytes(t, it.File("data", 1<<20))
+	img := it.Image(t, v1.Config{}, it.By("data", it.LayerFromBytes(t, content)))
+
+	// Computed: gzip at the default level of the whole tar stream.
+	var want bytes.Buffer
+	gz := gzip.NewWriter(&want)
+	gz.Write(content)
+	gz.Close()
+	a := analyze(t, img)
+	if a.CompressedSize != int64(want.Len()) || a.Layers[0].CompressedSize != int64(want.Len()) {
+		t.Errorf("computed compressed size = %d, want %d", a.CompressedSize, want.Len())
+	}
+	if a.Compression != Computed {
+		t.Errorf("Compression = %q", a.Compression)
+	}
+
+	// Stored: the sizes the source reports for its compressed blobs.
+	stored, err := Analyze(context.Background(), img, Options{Compression: Stored})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	blob, _ := layers[0].Size()
+	if stored.CompressedSize != blob {
+		t.Errorf("stored compressed size = %d, want the blob's %d", stored.CompressedSize, blob)
+	}
+}
+
+func TestWhiteouts(t *testing.T) {
+	img := it.Image(t, v1.Config{},
+		it.By("base", it.Layer(t,
+			it.Dir("bin"), it.File("bin/sh", 100), it.File("bin/true", 10),
+			it.Dir("usr/local/go/bin"), it.File("usr/local/go/bin/go", 500), it.File("usr/local/keep", 1))),
+		it.By("clean", it.Layer(t,
+			it.Whiteout("bin", "sh"),
+			it.Opaque("usr/local"), it.File("usr/local/new", 2))),
+	)
+	a := analyze(t, img)
+	if a.Has(Shell) || a.Has(Toolchain) {
+		t.Errorf("deleted files still found: %v", a.Findings)
+	}
+	// Deleted files still take space in the lower layer, as in Docker.
+	if want := int64(100 + 10 + 500 + 1 + 2); a.Size != want {
+		t.Errorf("Size = %d, want %d", a.Size, want)
+	}
+	var paths []string
+	for _, f := range a.Largest {
+		paths = append(paths, f.Path)
+	}
+	if strings.Join(paths, " ") != "/bin/true /usr/local/new" {
+		t.Errorf("final files = %v, want /bin/true and /usr/local/new", paths)
+	}
+}
+
+func TestFindings(t *testing.T) {
+	tests := []struct {
+		name    string
+		config  v1.Config
+		entries []it.Entry
+		kind    Kind
+		path    string // the path found, or "" for none expected
+	}{
+		{"shell", v1.Config{User: "1"}, []it.Entry{it.File("bin/sh", 10)}, Shell, "/bin/sh"},
+		{"shell as symlink", v1.Config{User: "1"}, []it.Entry{it.File("bin/busybox", 10), it.Symlink("bin/ash", "busybox")}, Shell, "/bin/ash"},
+		{"no shell", v1.Config{User: "1"}, []it.Entry{it.File("app", 10), it.File("share/sh.txt", 1)}, Shell, ""},
+		{"apk database", v1.Config{User: "1"}, []it.Entry{it.File("lib/apk/db/installed", 10)}, PackageManager, "/lib/apk/db/installed"},
+		{"apt-get", v1.Config{User: "1"}, []it.Entry{it.File("usr/bin/apt-get", 10)}, PackageManager, "/usr/bin/apt-get"},
+		{"no package manager", v1.Config{User: "1"}, []it.Entry{it.File("app", 10)}, PackageManager, ""},
+		{"go toolchain", v1.Config{User: "1"}, []it.Entry{it.File("usr/local/go/bin/go", 10)}, Toolchain, "/usr/local/go/bin/go"},
+		{"gcc", v1.Config{User: "1"}, []it.Entry{it.File("usr/bin/gcc", 10)}, Toolchain, "/usr/bin/gcc"},
+		{"a directory named go is not a toolchain", v1.Config{User: "1"}, []it.Entry{it.Dir("usr/local/go")}, Toolchain, ""},
+		{"setuid", v1.Config{User: "1"}, []it.Entry{{Name: "bin/su", Size: 10, Mode: 0o4755}}, Setuid, "/bin/su"},
+		{"setgid", v1.Config{User: "1"}, []it.Entry{{Name: "bin/wall", Size: 10, Mode: 0o2755}}, Setuid, "/bin/wall"},
+		{"no setuid", v1.Config{User: "1"}, []it.Entry{{Name: "bin/ls", Size: 10, Mode: 0o755}}, Setuid, ""},
+		{"world-writable file", v1.Config{User: "1"}, []it.Entry{{Name: "etc/conf", Size: 1, Mode: 0o666}}, WorldWritable, "/etc/conf"},
+		{"world-writable directory", v1.Config{User: "1"}, []it.Entry{{Name: "tmp", Dir: true, Mode: 0o1777}}, WorldWritable, "/tmp"},
+		{"symlinks are not world-writable", v1.Config{User: "1"}, []it.Entry{it.Symlink("link", "app")}, WorldWritable, ""},
+		{"no user is root", v1.Config{}, nil, Root, ""},
+		{"root by name", v1.Config{User: "root"}, nil, Root, ""},
+		{"root by number", v1.Config{User: "0:0"}, nil, Root, ""},
+		{"non-root", v1.Config{User: "65532:65532"}, nil, Root, "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img := it.Image(t, tt.config, it.By("layer", it.Layer(t, tt.entries...)))
+			a := analyze(t, img)
+			found := a.Of(tt.kind)
+			switch {
+			case tt.kind == Root && tt.path == "":
+				if len(found) != 1 || !a.Root {
+					t.Errorf("root not found for user %q: %v", tt.config.User, a.Findings)
+				}
+			case tt.kind == Root:
+				if len(found) != 0 || a.Root {
+					t.Errorf("root found for user %q: %v", tt.config.User, a.Findings)
+				}
+			case tt.path == "":
+				if len(found) != 0 {
+					t.Errorf("found %v, want no %s", found, tt.kind)
+				}
+			default:
+				if len(found) == 0 || found[0].Path != tt.path {
+					t.Errorf("found %v, want %s at %s", found, tt.kind, tt.path)
+				}
+			}
+		})
+	}
+}
+
+func TestConfig(t *testing.T) {
+	a := analyze(t, it.Scratch(t))
+	if a.User != "65532:65532" || a.Root || strings.Join(a.Entrypoint, " ") != "/app" ||
+		strings.Join(a.Ports, ",") != "8080/tcp" || strings.Join(a.Healthcheck, " ") != "CMD /app -healthcheck" {
+		t.Errorf("config = user %q root %v entrypoint %v ports %v healthcheck %v", a.User, a.Root, a.Entrypoint, a.Ports, a.Healthcheck)
+	}
+	if len(a.Findings) != 0 {
+		t.Errorf("findings in a scratch image: %v", a.Findings)
+	}
+	none := it.Image(t, v1.Config{Healthcheck: &v1.HealthConfig{Test: []string{"NONE"}}})
+	if a := analyze(t, none); a.Healthcheck != nil {
+		t.Errorf("HEALTHCHECK NONE counted as a health check: %v", a.Healthcheck)
+	}
+}
+
+func TestTruncatedLayer(t *testing.T) {
+	whole := it.TarBytes(t, it.File("big", 100_000))
+	img := it.Image(t, v1.Config{}, it.By("cut", it.LayerFromBytes(t, whole[:50_000])))
+	_, err := Analyze(context.Background(), img, Options{Compression: Computed})
+	if err == nil || !strings.Contains(err.Error(), "layer 1 of 1") || !strings.Contains(err.Error(), "unexpected EOF") {
+		t.Errorf("truncated layer: err = %v, want it to name the layer and the cause", err)
+	}
+}
+
+func TestRandomImage(t *testing.T) {
+	img, err := random.Image(4096, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := analyze(t, img)
+	if len(a.Layers) != 3 || a.Files != 3 || a.Size != 3*4096 {
+		t.Errorf("random image: %d layers, %d files, %d bytes; want 3, 3, %d", len(a.Layers), a.Files, a.Size, 3*4096)
+	}
+}
+
+func TestReduce(t *testing.T) {
+	r := Reduce(1000, 20)
+	if r.Percent != 98 || r.Factor != 50 {
+		t.Errorf("Reduce(1000, 20) = %+v, want 98%% and 50x", r)
+	}
+	if r := Reduce(100, 200); r.Percent != -100 {
+		t.Errorf("a larger image: %+v, want -100%%", r)
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 6283426: "6.28 MB", 13041939: "13.0 MB", 366716192: "367 MB", 1_200_000_000: "1.20 GB"} {
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
