@@ -83,7 +83,7 @@ func command(img *analysis.Image) string {
 
 // Table writes an aligned summary table, then the details of each image:
 // layers, largest files and findings.
-func Table(w io.Writer, images []*analysis.Image, violations []budget.Violation) error {
+func Table(w io.Writer, images []*analysis.Image, _ []budget.Violation) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tSIZE\tREDUCTION\tCOMPRESSED\tREDUCTION\tLAYERS\tFILES\tUSER\tSHELL\tPKG MANAGER\tTOOLCHAIN")
 	for i, img := range images {
@@ -119,7 +119,8 @@ func Table(w io.Writer, images []*analysis.Image, violations []budget.Violation)
 		}
 		writeFindings(w, img, "  ")
 	}
-	writeViolations(w, violations)
+	// Broken rules are not repeated here: imgcompare prints each on
+	// stderr, where a CI log shows it next to the exit status.
 	return nil
 }
 
@@ -149,16 +150,6 @@ func writeFindings(w io.Writer, img *analysis.Image, indent string) {
 			parts = append(parts, p)
 		}
 		fmt.Fprintf(w, "%s  %s: %s\n", indent, k, strings.Join(parts, ", "))
-	}
-}
-
-func writeViolations(w io.Writer, violations []budget.Violation) {
-	if len(violations) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\nbudget: %d violation(s)\n", len(violations))
-	for _, v := range violations {
-		fmt.Fprintf(w, "  %s\n", v)
 	}
 }
 
