@@ -89,7 +89,7 @@ func Open(ctx context.Context, arg string, stdin io.Reader) (*Opened, error) {
 // included, where the engine's inspect and history APIs would only
 // approximate it.
 func dockerSave(ctx context.Context, ref string) (string, error) {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return "", err
 	}
