@@ -21,6 +21,7 @@ var (
 	allowGetHead    = []string{"GET, HEAD"}
 	htmlPolicy      = []string{contentSecurityPolicy}
 	noReferrer      = []string{"no-referrer"}
+	connectionClose = []string{"close"}
 )
 
 var contentTypes = [numFormats][]string{

@@ -38,6 +38,13 @@ func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h.metrics.inFlight.Add(1)
+	if r.ContentLength != 0 {
+		// No route takes a body. One that comes anyway (chunked, perhaps
+		// beside a Content-Length that net/http dropped) ends the
+		// connection after the answer, so nothing smuggled in a body can
+		// be read as the next request.
+		w.Header()["Connection"] = connectionClose
+	}
 	var status int
 	if h.accessLog == nil {
 		status = h.route(w, r)

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects the server's log across goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServer runs a Server with the shipped configuration on a free
+// loopback port.
+func startServer(t *testing.T) (string, *lockedBuffer) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	log := &lockedBuffer{}
+	srv, err := Listen(cfg, newTestHandler(), slog.New(slog.NewTextHandler(log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return srv.Addr().String(), log
+}
+
+// exchange writes raw bytes on a new connection and reads responses until
+// the server closes the connection or goes quiet. closed reports whether
+// the server closed it.
+func exchange(t *testing.T, addr string, raw []byte) (responses []*http.Response, bodies []string, closed bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(raw); err != nil {
+		// The server may close before reading everything (431): what it
+		// answered is still to be read.
+		t.Logf("write: %v", err)
+	}
+	r := bufio.NewReader(conn)
+	for {
+		conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			var ne net.Error
+			if errorsAs(err, &ne) && ne.Timeout() {
+				return responses, bodies, false
+			}
+			return responses, bodies, true
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		responses = append(responses, resp)
+		bodies = append(bodies, string(body))
+	}
+}
+
+func errorsAs(err error, target *net.Error) bool {
+	ne, ok := err.(net.Error)
+	if ok {
+		*target = ne
+	}
+	return ok
+}
+
+func header(lines ...string) []byte {
+	return []byte(strings.Join(lines, "\r\n") + "\r\n\r\n")
+}
+
+// TestHostileRequests sends what net/http's client refuses to send and
+// checks the documented answer for each, that nothing panics or answers
+// 500, and that the server still answers a clean request after.
+func TestHostileRequests(t *testing.T) {
+	addr, log := startServer(t)
+	manyHeaders := []string{"GET /alpacas HTTP/1.1", "Host: x"}
+	for i := range 3000 {
+		manyHeaders = append(manyHeaders, fmt.Sprintf("X-H%d: v", i))
+	}
+	tests := []struct {
+		name     string
+		raw      []byte
+		statuses []int  // the responses expected, in order
+		body     string // of the last response, when not empty
+		closes   bool   // the server must close the connection
+	}{
+		{"malformed request line", header("GARBAGE"), []int{400}, "", true},
+		{"request line without version", header("GET /alpacas"), []int{400}, "", true},
+		{"bare LF line endings", []byte("GET /alpacas HTTP/1.1\nHost: x\n\n"), []int{200}, "I love alpacas!\n", false},
+		{"absolute-form URI", header("GET http://example.com/alpacas HTTP/1.1", "Host: example.com"), []int{200}, "I love alpacas!\n", false},
+		{"Content-Length with Transfer-Encoding", []byte("GET /alpacas HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"), []int{200}, "I love alpacas!\n", true},
+		{"duplicate Content-Length", []byte("GET /alpacas HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"), []int{400}, "", true},
+		{"unknown Transfer-Encoding", header("GET /alpacas HTTP/1.1", "Host: x", "Transfer-Encoding: gzip"), []int{501}, "", true},
+		{"two Transfer-Encodings", header("GET /alpacas HTTP/1.1", "Host: x", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked"), []int{501}, "", true},
+		{"huge header", header("GET /alpacas HTTP/1.1", "Host: x", "X-Big: "+strings.Repeat("a", 30000)), []int{431}, "", true},
+		{"numerous headers", header(manyHeaders...), []int{431}, "", true},
+		{"request line over the header limit", header("GET /"+strings.Repeat("a", 30000)+" HTTP/1.1", "Host: x"), []int{431}, "", true},
+		{"pipelined", []byte("GET /alpacas HTTP/1.1\r\nHost: x\r\n\r\nGET /llamas HTTP/1.1\r\nHost: x\r\n\r\n"), []int{200, 200}, "I love llamas!\n", false},
+		{"HTTP/1.0 without Host", header("GET /alpacas HTTP/1.0"), []int{200}, "I love alpacas!\n", true},
+		{"HTTP/1.1 without Host", header("GET /alpacas HTTP/1.1"), []int{400}, "", true},
+		{"unsupported version", header("GET /alpacas HTTP/9.9", "Host: x"), []int{505}, "", true},
+		{"encoded dot segment", header("GET /%2E%2E HTTP/1.1", "Host: x"), []int{404}, "", false},
+		{"raw dot segments", header("GET /../etc/passwd HTTP/1.1", "Host: x"), []int{404}, "", false},
+		{"encoded slashes stay in the noun", header("GET /AC%2FDC HTTP/1.1", "Host: x"), []int{200}, "I love AC/DC!\n", false},
+		{"overlong UTF-8", header("GET /%C0%AE%C0%AE HTTP/1.1", "Host: x"), []int{400}, "", false},
+		{"raw invalid UTF-8", header("GET /a\xffb HTTP/1.1", "Host: x"), []int{400}, "", false},
+		{"raw NUL", header("GET /a\x00b HTTP/1.1", "Host: x"), []int{400}, "", true},
+		{"raw ESC", header("GET /a\x1b[31mb HTTP/1.1", "Host: x"), []int{400}, "", true},
+		{"encoded NUL", header("GET /a%00b HTTP/1.1", "Host: x"), []int{400}, "", false},
+		{"encoded ESC", header("GET /a%1B%5B31mb HTTP/1.1", "Host: x"), []int{400}, "", false},
+		{"bidi override", header("GET /abc%E2%80%AEfed HTTP/1.1", "Host: x"), []int{400}, "", false},
+		{"raw bidi override", header("GET /abc\xe2\x80\xaefed HTTP/1.1", "Host: x"), []int{400}, "", false},
+		{"space in the target", header("GET /a b HTTP/1.1", "Host: x"), []int{400}, "", true},
+		{"header without a colon", header("GET /alpacas HTTP/1.1", "Host: x", "NoColon"), []int{400}, "", true},
+		{"HTTP/2 preface on HTTP/1", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), []int{405}, "", false},
+		{"CONNECT", header("CONNECT example.com:443 HTTP/1.1", "Host: example.com:443"), []int{405}, "", false},
+		{"body on a GET", []byte("GET /alpacas HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"), []int{200}, "I love alpacas!\n", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			responses, bodies, closed := exchange(t, addr, tt.raw)
+			var got []int
+			for _, r := range responses {
+				got = append(got, r.StatusCode)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.statuses) {
+				t.Fatalf("statuses %v, want %v (bodies %q)", got, tt.statuses, bodies)
+			}
+			if tt.body != "" && bodies[len(bodies)-1] != tt.body {
+				t.Errorf("body %q, want %q", bodies[len(bodies)-1], tt.body)
+			}
+			if tt.closes && !closed {
+				t.Error("the connection stayed open, want it closed")
+			}
+			// The server still answers a clean request.
+			responses, bodies, _ = exchange(t, addr, header("GET /alpacas HTTP/1.1", "Host: x", "Connection: close"))
+			if len(responses) != 1 || responses[0].StatusCode != 200 || bodies[0] != "I love alpacas!\n" {
+				t.Fatalf("clean request after: %v %q", responses, bodies)
+			}
+		})
+	}
+	if strings.Contains(log.String(), "panic") {
+		t.Errorf("the server logged a panic:\n%s", log)
+	}
+}
