@@ -32,6 +32,9 @@ test: lint
 bench: ## wrk against a 10-line server and nginx, plus the Go benchmarks
 	bench/report.sh
 
+reliability: ## load, 10,000 idle connections, slow clients, shutdown under load, fuzzing: docs/reliability.md
+	bench/reliability.sh
+
 images: ## build echo_app, echo_app_multistage and echo_app_multistage:alpine and compare them
 	scripts/images.sh
 

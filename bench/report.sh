@@ -11,6 +11,7 @@ out=docs/benchmarks.md
 mkdir -p docs
 
 wrk_table=$(bench/run.sh "$rounds" "$seconds")
+imgcompare_section=$(bench/imgcompare.sh 1024)
 go_bench=$(go test -run '^$' -bench . -benchtime 1s -count 1 ./internal/server/ | grep -E '^(Benchmark|goos|goarch|cpu)')
 
 cat >"$out" <<DOC
@@ -43,5 +44,7 @@ greeting, what curl and wrk get, allocates nothing.
 \`\`\`
 $go_bench
 \`\`\`
+
+$imgcompare_section
 DOC
 echo "wrote $out" >&2

@@ -4,7 +4,7 @@
 # stand-in base images, qemu for the arm64 image, and the load tools.
 set -euo pipefail
 
-packages=(make curl docker.io chromium busybox-static qemu-user-static wrk nginx-light slowhttptest)
+packages=(make curl iproute2 time docker.io chromium busybox-static qemu-user-static wrk nginx-light slowhttptest)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

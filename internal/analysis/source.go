@@ -27,7 +27,8 @@ type Opened struct {
 // Open finds the image an argument names:
 //   - "-": a docker save tarball on stdin;
 //   - a directory: an OCI image layout;
-//   - a file: a docker save (or OCI) tarball;
+//   - a file whose name has a slash or ends in .tar: a docker save (or
+//     OCI) tarball (write ./name for any other file);
 //   - anything else: an image reference in the local Docker engine.
 //
 // Images that Docker or stdin hand over as one stream are first copied to
@@ -47,7 +48,7 @@ func Open(ctx context.Context, arg string, stdin io.Reader) (*Opened, error) {
 		}
 		return &Opened{img, SourceTarball, func() { os.Remove(path) }}, nil
 	}
-	if info, err := os.Stat(arg); err == nil {
+	if info, err := os.Stat(arg); err == nil && looksLikePath(arg, info) {
 		if info.IsDir() {
 			img, err := fromLayout(arg)
 			if err != nil {
@@ -103,6 +104,23 @@ func dockerSave(ctx context.Context, ref string) (string, error) {
 	}
 	defer rc.Close()
 	return spool(rc)
+}
+
+// looksLikePath reports whether an existing file is what the argument
+// names: a directory, or a name that reads as a path (a slash, or a tar
+// extension). A bare word stays an image reference even when a file of
+// that name lies in the working directory, as the binary echo_app does
+// after make build.
+func looksLikePath(arg string, info os.FileInfo) bool {
+	if info.IsDir() || strings.Contains(arg, "/") {
+		return true
+	}
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz"} {
+		if strings.HasSuffix(arg, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 func spool(r io.Reader) (string, error) {

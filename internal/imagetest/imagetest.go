@@ -6,7 +6,9 @@ package imagetest
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -170,3 +172,40 @@ func Scratch(t testing.TB) v1.Image {
 
 // By is the step that made layer with the command createdBy.
 func By(createdBy string, layer v1.Layer) Step { return Step{CreatedBy: createdBy, Layer: layer} }
+
+// GeneratedLayer is a layer of files files of fileSize bytes each, made
+// on the fly every time it is read, so a layer of gigabytes costs no
+// memory. The content is pseudo-random over a small alphabet, so it
+// compresses about as well as executables do.
+func GeneratedLayer(files int, fileSize int64) (v1.Layer, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		go func() {
+			pw.CloseWithError(writeGenerated(pw, files, fileSize))
+		}()
+		return pr, nil
+	})
+}
+
+func writeGenerated(w io.Writer, files int, fileSize int64) error {
+	tw := tar.NewWriter(w)
+	rng := rand.New(rand.NewPCG(1, 2))
+	chunk := make([]byte, 64<<10)
+	for i := range files {
+		h := &tar.Header{Name: fmt.Sprintf("data/file-%04d.bin", i), Mode: 0o644, Size: fileSize, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		for left := fileSize; left > 0; {
+			n := min(left, int64(len(chunk)))
+			for j := range chunk[:n] {
+				chunk[j] = "abcdefghijklmnop"[rng.IntN(16)]
+			}
+			if _, err := tw.Write(chunk[:n]); err != nil {
+				return err
+			}
+			left -= n
+		}
+	}
+	return tw.Close()
+}
