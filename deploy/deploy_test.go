@@ -479,17 +479,7 @@ func TestComposeServiceRuns(t *testing.T) {
 	dockertest.Docker(t, append(args, s.Image)...)
 	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status := dockertest.Docker(t, "inspect", "--format", "{{.State.Health.Status}}", name)
-		if status == "healthy" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health %q after 30s; logs:\n%s", status, dockertest.Docker(t, "logs", name))
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	dockertest.WaitHealthy(t, name)
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/alpacas")
 	if err != nil {
 		t.Fatal(err)

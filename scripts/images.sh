@@ -38,6 +38,14 @@ if [ "${1:-}" = --write ]; then
 		out/imgcompare -o markdown "${images[@]}"
 	} >docs/image-comparison.md
 	out/imgcompare -o svg "${images[@]}" >docs/image-sizes.svg
+	# The README carries the summary table between its markers.
+	table=$(out/imgcompare -o markdown "${images[@]}" | awk 'NR == 1, /^$/' | sed '/^$/d')
+	TABLE=$table awk '
+		BEGIN { table = ENVIRON["TABLE"] }
+		/<!-- image-comparison:start/ { print; print table; skip = 1; next }
+		/<!-- image-comparison:end/ { skip = 0 }
+		!skip { print }
+	' README.md >README.md.new && mv README.md.new README.md
 	echo
-	echo "wrote docs/image-comparison.md and docs/image-sizes.svg"
+	echo "wrote docs/image-comparison.md, docs/image-sizes.svg and the table in README.md"
 fi

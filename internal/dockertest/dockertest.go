@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The images that scripts/build-images.sh builds.
@@ -129,4 +130,23 @@ func ImageSize(t testing.TB, image string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// WaitHealthy waits until Docker reports the container healthy, and fails
+// the test with its health log and output when that takes over 30 seconds.
+func WaitHealthy(t testing.TB, container string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status := Docker(t, "inspect", "--format", "{{.State.Health.Status}}", container)
+		if status == "healthy" {
+			return
+		}
+		if time.Now().After(deadline) {
+			health, _ := DockerErr("inspect", "--format", "{{json .State.Health}}", container)
+			logs, _ := DockerErr("logs", container)
+			t.Fatalf("%s: health %q after 30s\nhealth: %s\nlogs: %s", container, status, health, logs)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

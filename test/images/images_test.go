@@ -4,7 +4,7 @@
 package images
 
 import (
-	"archive/tar"
+	"context"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
@@ -20,10 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/daemon"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-
+	"github.com/rastringer/docker_multistage/internal/analysis"
 	"github.com/rastringer/docker_multistage/internal/dockertest"
 )
 
@@ -85,18 +82,7 @@ func TestHardenedRun(t *testing.T) {
 		t.Errorf("GET /alpacas = %q", got)
 	}
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status := dockertest.Docker(t, "inspect", "--format", "{{.State.Health.Status}}", container)
-		if status == "healthy" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health status %q after 30s: %s", status,
-				dockertest.Docker(t, "inspect", "--format", "{{json .State.Health}}", container))
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	dockertest.WaitHealthy(t, container)
 
 	began := time.Now()
 	dockertest.Docker(t, "stop", "--time", "10", container)
@@ -126,66 +112,35 @@ func TestSizes(t *testing.T) {
 	}
 }
 
-// finding is something an image should not hold.
-type finding struct{ path, what string }
-
-// inspectFilesystem reads the flattened filesystem of a local image and
-// lists its regular files and what it should not hold: shells, package
-// managers, setuid or setgid files, anything writable by others.
-func inspectFilesystem(t *testing.T, image string) ([]string, []finding) {
+// analyse reads a local image with imgcompare's analysis.
+func analyse(t *testing.T, image string) *analysis.Image {
 	t.Helper()
-	ref, err := name.ParseReference(image)
+	opened, err := analysis.Open(context.Background(), image, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := daemon.Image(ref)
+	defer opened.Close()
+	a, err := analysis.Analyze(context.Background(), opened.Image, analysis.Options{Largest: 10, Compression: analysis.Computed})
 	if err != nil {
-		t.Fatalf("reading %s from the engine: %v", image, err)
+		t.Fatal(err)
 	}
-	fs := mutate.Extract(img)
-	defer fs.Close()
-	shells := map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true, "zsh": true, "busybox": true}
-	packageManagers := map[string]bool{"apk": true, "apt": true, "apt-get": true, "dpkg": true, "rpm": true, "yum": true, "dnf": true}
-	var files []string
-	var findings []finding
-	tr := tar.NewReader(fs)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading the filesystem of %s: %v", image, err)
-		}
-		p := path.Clean("/" + h.Name)
-		base := path.Base(p)
-		if h.Typeflag == tar.TypeReg {
-			files = append(files, p)
-		}
-		if shells[base] {
-			findings = append(findings, finding{p, "shell"})
-		}
-		if packageManagers[base] {
-			findings = append(findings, finding{p, "package manager"})
-		}
-		if h.Mode&(04000|02000) != 0 {
-			findings = append(findings, finding{p, "setuid or setgid"})
-		}
-		if h.Typeflag != tar.TypeSymlink && h.Mode&0o002 != 0 && h.Mode&01000 == 0 {
-			findings = append(findings, finding{p, "writable by others"})
-		}
-	}
-	return files, findings
+	return a
 }
 
+// TestShippedImageHoldsOnlyTheBinary reads the shipped image's filesystem:
+// the one binary, no shell, package manager, toolchain, setuid or
+// world-writable file, and a non-root user.
 func TestShippedImageHoldsOnlyTheBinary(t *testing.T) {
 	dockertest.BuildImages(t)
-	files, findings := inspectFilesystem(t, dockertest.MultiStage)
-	if len(files) != 1 || files[0] != "/echo_app" {
-		t.Errorf("files = %v, want only /echo_app", files)
+	a := analyse(t, dockertest.MultiStage)
+	if a.Files != 1 || len(a.Largest) != 1 || a.Largest[0].Path != "/echo_app" {
+		t.Errorf("files = %d %v, want only /echo_app", a.Files, a.Largest)
 	}
-	for _, f := range findings {
-		t.Errorf("%s: %s", f.path, f.what)
+	for _, f := range a.Findings {
+		t.Errorf("%s: %s %s", f.Kind, f.Path, f.Detail)
+	}
+	if a.Root {
+		t.Errorf("runs as root (user %q)", a.User)
 	}
 }
 
@@ -193,13 +148,9 @@ func TestShippedImageHoldsOnlyTheBinary(t *testing.T) {
 // target, which has a shell, it must find one.
 func TestFilesystemCheckFinds(t *testing.T) {
 	dockertest.BuildImages(t)
-	_, findings := inspectFilesystem(t, dockertest.Alpine)
-	for _, f := range findings {
-		if f.what == "shell" {
-			return
-		}
+	if a := analyse(t, dockertest.Alpine); !a.Has(analysis.Shell) {
+		t.Errorf("no shell found in %s: findings %v", dockertest.Alpine, a.Findings)
 	}
-	t.Errorf("no shell found in %s: findings %v", dockertest.Alpine, findings)
 }
 
 // extractBinary copies /echo_app (or another path) out of an image.
