@@ -174,12 +174,15 @@ func sha256File(t *testing.T, file string) string {
 }
 
 // rebuild builds the multi-stage image again with the build arguments of
-// the built one, so only the flags given differ.
-func rebuild(t *testing.T, tag string, flags ...string) {
+// the built one, so only the flags given differ. It returns the ID of the
+// image it copied the arguments from: the tag may move meanwhile, when
+// another test package builds the images from a changed work tree.
+func rebuild(t *testing.T, tag string, flags ...string) string {
 	t.Helper()
 	base := dockertest.BuildImages(t)
+	original := dockertest.Docker(t, "image", "inspect", "--format", "{{.Id}}", dockertest.MultiStage)
 	label := func(key string) string {
-		return dockertest.Docker(t, "image", "inspect", "--format", `{{index .Config.Labels "`+key+`"}}`, dockertest.MultiStage)
+		return dockertest.Docker(t, "image", "inspect", "--format", `{{index .Config.Labels "`+key+`"}}`, original)
 	}
 	args := []string{"build", "-q", "--network", "none",
 		"--build-arg", "GO_IMAGE=" + base["GO_IMAGE"], "--build-arg", "ALPINE_IMAGE=" + base["ALPINE_IMAGE"],
@@ -188,11 +191,12 @@ func rebuild(t *testing.T, tag string, flags ...string) {
 		"-t", tag}
 	dockertest.Docker(t, append(append(args, flags...), ".")...)
 	t.Cleanup(func() { dockertest.DockerErr("rmi", tag) })
+	return original
 }
 
 func TestReproducibleBinary(t *testing.T) {
-	rebuild(t, "echo_app_multistage:repro", "--no-cache")
-	first := sha256File(t, extractBinary(t, dockertest.MultiStage, "/echo_app"))
+	original := rebuild(t, "echo_app_multistage:repro", "--no-cache")
+	first := sha256File(t, extractBinary(t, original, "/echo_app"))
 	second := sha256File(t, extractBinary(t, "echo_app_multistage:repro", "/echo_app"))
 	t.Logf("sha256 of /echo_app: %s and %s", first, second)
 	if first != second {
