@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -133,6 +135,12 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	describeConfig(out, config.Config)
 
 	createdBy := layerHistory(config.History, len(layers))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var compressed func() ([]int64, error)
+	if opts.Compression == Computed {
+		compressed = compressAll(ctx, layers)
+	}
 	fs := map[string]*entry{}
 	for i, layer := range layers {
 		if err := ctx.Err(); err != nil {
@@ -143,11 +151,21 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		}
 		l, err := readLayer(layer, i, fs, opts.Compression)
 		if err != nil {
-			diffID, _ := layer.DiffID()
-			return nil, fmt.Errorf("layer %d of %d (%s): %w", i+1, len(layers), diffID, err)
+			return nil, layerError(layers, i, err)
 		}
 		l.CreatedBy = createdBy[i]
 		out.Layers = append(out.Layers, l)
+	}
+	if compressed != nil {
+		sizes, err := compressed()
+		if err != nil {
+			return nil, err
+		}
+		for i := range out.Layers {
+			out.Layers[i].CompressedSize = sizes[i]
+		}
+	}
+	for _, l := range out.Layers {
 		out.Size += l.Size
 		out.CompressedSize += l.CompressedSize
 	}
@@ -239,19 +257,13 @@ func readLayer(layer v1.Layer, index int, fs map[string]*entry, compression Comp
 	}
 	defer rc.Close()
 
-	var stream io.Reader = rc
-	var compressed countingWriter
-	var gz *gzip.Writer
-	if compression == Computed {
-		gz = gzip.NewWriter(&compressed)
-		stream = io.TeeReader(rc, gz)
-	} else {
+	if compression == Stored {
 		if l.CompressedSize, err = layer.Size(); err != nil {
 			return l, err
 		}
 	}
 
-	tr := tar.NewReader(stream)
+	tr := tar.NewReader(rc)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -285,18 +297,77 @@ func readLayer(layer v1.Layer, index int, fs map[string]*entry, compression Comp
 			fs[name] = &entry{size: h.Size, mode: h.Mode, typeflag: h.Typeflag, layer: index}
 		}
 	}
-	// The tar reader stops at the end-of-archive marker: read the rest so
-	// the compressed size covers the whole stream.
-	if _, err := io.Copy(io.Discard, stream); err != nil {
-		return l, err
-	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			return l, err
-		}
-		l.CompressedSize = compressed.n
-	}
 	return l, nil
+}
+
+func layerError(layers []v1.Layer, i int, err error) error {
+	diffID, _ := layers[i].DiffID()
+	return fmt.Errorf("layer %d of %d (%s): %w", i+1, len(layers), diffID, err)
+}
+
+// compressAll gzip-compresses every layer, as many at once as there are
+// CPUs, while the caller walks the layers' files: compression is the slow
+// part of an analysis. The returned function waits for the sizes.
+func compressAll(ctx context.Context, layers []v1.Layer) func() ([]int64, error) {
+	sizes := make([]int64, len(layers))
+	errs := make([]error, len(layers))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, layer := range layers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-slots }()
+			sizes[i], errs[i] = gzipSize(ctx, layer)
+		}()
+	}
+	return func() ([]int64, error) {
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				return nil, layerError(layers, i, fmt.Errorf("compressing: %w", err))
+			}
+		}
+		return sizes, nil
+	}
+}
+
+// gzipSize is the size of the whole uncompressed layer stream, tar
+// padding included, gzip-compressed at the default level.
+func gzipSize(ctx context.Context, layer v1.Layer) (int64, error) {
+	rc, err := layer.Uncompressed()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	var n countingWriter
+	gz := gzip.NewWriter(&n)
+	if _, err := io.Copy(gz, contextReader{ctx, rc}); err != nil {
+		return 0, err
+	}
+	if err := gz.Close(); err != nil {
+		return 0, err
+	}
+	return n.n, nil
+}
+
+// contextReader stops a copy once its context is done.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // removeBelow deletes everything under dir that layers below the given
