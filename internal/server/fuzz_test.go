@@ -23,6 +23,9 @@ func FuzzNoun(f *testing.F) {
 		f.Add(seed)
 	}
 	h := newTestHandler()
+	var page strings.Builder
+	writeGreeting(&page, formatHTML, "x")
+	pageTags := strings.Count(page.String(), "<")
 	f.Fuzz(func(t *testing.T, noun string) {
 		// Build the URL the way a client would send it, then as the raw
 		// bytes a hostile one might: both must hold.
@@ -54,6 +57,11 @@ func FuzzNoun(f *testing.F) {
 					inner := between(body, `<strong id="noun">`, "</strong>")
 					if strings.ContainsAny(inner, "<>") {
 						t.Fatalf("GET %q: noun reaches HTML unescaped: %q", target, inner)
+					}
+					// Anywhere in the page (the title too), the noun adds no
+					// markup: the page has as many tags as any greeting page.
+					if got := strings.Count(body, "<"); got != pageTags {
+						t.Fatalf("GET %q: page has %d '<', a greeting page has %d", target, got, pageTags)
 					}
 				}
 			}
