@@ -62,25 +62,17 @@ start_server() {
 	exit 1
 }
 
-# rss_kb sums the resident memory of the server and its children (nginx's
-# worker), in KiB.
-rss_kb() {
-	local total=0 pid
-	for pid in $1 $(pgrep -P "$1" || true); do
-		total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")))
+# tree_sum FILE AWK sums what AWK prints from /proc/PID/FILE over the
+# server and its children (nginx's worker).
+tree_sum() {
+	local pid=$1 file=$2 program=$3 total=0 p
+	for p in $pid $(pgrep -P "$pid" || true); do
+		total=$((total + $(awk "$program" "/proc/$p/$file")))
 	done
 	echo "$total"
 }
-
-# cpu_ticks sums the user and system CPU time of the server and its
-# children, in clock ticks.
-cpu_ticks() {
-	local total=0 pid
-	for pid in $1 $(pgrep -P "$1" || true); do
-		total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
-	done
-	echo "$total"
-}
+rss_kb() { tree_sum "$1" status '/^VmRSS/ {print $2}'; }     # resident memory, KiB
+cpu_ticks() { tree_sum "$1" stat '{print $14 + $15}'; }     # user + system CPU, clock ticks
 hz=$(getconf CLK_TCK)
 
 # to_ms converts a wrk latency (850.00us, 1.20ms, 1.01s) to milliseconds.

@@ -21,7 +21,7 @@ var Formats = []string{"table", "markdown", "json", "svg"}
 func Write(w io.Writer, format string, images []*analysis.Image, violations []budget.Violation) error {
 	switch format {
 	case "table":
-		return Table(w, images, violations)
+		return Table(w, images)
 	case "markdown":
 		return Markdown(w, images, violations)
 	case "json":
@@ -83,7 +83,7 @@ func command(img *analysis.Image) string {
 
 // Table writes an aligned summary table, then the details of each image:
 // layers, largest files and findings.
-func Table(w io.Writer, images []*analysis.Image, _ []budget.Violation) error {
+func Table(w io.Writer, images []*analysis.Image) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tSIZE\tREDUCTION\tCOMPRESSED\tREDUCTION\tLAYERS\tFILES\tUSER\tSHELL\tPKG MANAGER\tTOOLCHAIN")
 	for i, img := range images {
