@@ -9,22 +9,34 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
+
+// signalRepeatWindow is how long after the first signal a repeat counts as
+// the same signal rather than a second one.
+const signalRepeatWindow = time.Second
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
 	go func() {
-		// The first signal starts a graceful shutdown, the second ends the
-		// process at once. Handling both here, rather than falling back to
-		// the default action, also works as PID 1, which ignores signals
-		// it does not handle.
+		// The first signal starts a graceful shutdown, a second one ends
+		// the process at once. A repeat within signalRepeatWindow is the
+		// same request delivered twice: GNU timeout and some supervisors
+		// signal the process and then its process group. Handling signals
+		// here, rather than falling back to the default action, also works
+		// as PID 1, which ignores signals it does not handle.
 		<-signals
+		first := time.Now()
 		cancel()
-		sig := <-signals
-		fmt.Fprintf(os.Stderr, "echo_app: second %v: exiting now\n", sig)
-		os.Exit(1)
+		for sig := range signals {
+			if time.Since(first) < signalRepeatWindow {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "echo_app: second %v: exiting now\n", sig)
+			os.Exit(1)
+		}
 	}()
 
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {

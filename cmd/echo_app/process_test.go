@@ -96,11 +96,38 @@ func TestSignals(t *testing.T) {
 	t.Run("second signal", func(t *testing.T) {
 		cmd, _ := startProcess(t, bin, "-drain-delay", "30s")
 		cmd.Process.Signal(syscall.SIGTERM)
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(1300 * time.Millisecond)
+		began := time.Now()
 		cmd.Process.Signal(syscall.SIGINT)
-		code, took := waitExit(t, cmd, 5*time.Second)
-		if code != 1 || took > 2*time.Second {
+		code, _ := waitExit(t, cmd, 5*time.Second)
+		if took := time.Since(began); code != 1 || took > time.Second {
 			t.Errorf("second signal: exit status %d after %v, want 1 at once", code, took)
+		}
+	})
+
+	t.Run("repeated signal is one", func(t *testing.T) {
+		cmd, _ := startProcess(t, bin, "-drain-delay", "1s")
+		began := time.Now()
+		cmd.Process.Signal(syscall.SIGTERM)
+		time.Sleep(20 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGTERM)
+		code, _ := waitExit(t, cmd, 5*time.Second)
+		if took := time.Since(began); code != 0 || took < time.Second {
+			t.Errorf("SIGTERM twice within the window: exit status %d after %v, want 0 after the 1s drain", code, took)
+		}
+	})
+
+	t.Run("GNU timeout", func(t *testing.T) {
+		// timeout signals the process, then its process group.
+		if _, err := exec.LookPath("timeout"); err != nil {
+			t.Skip("no timeout(1)")
+		}
+		began := time.Now()
+		cmd := exec.Command("timeout", "--preserve-status", "1", bin, "-listen", "127.0.0.1:0", "-drain-delay", "2s")
+		out, err := cmd.CombinedOutput()
+		took := time.Since(began)
+		if err != nil || took < 3*time.Second {
+			t.Errorf("timeout 1 echo_app -drain-delay 2s: %v after %v, want exit 0 after the drain:\n%s", err, took, out)
 		}
 	})
 

@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rastringer/docker_multistage/internal/server"
@@ -68,7 +70,7 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 	c := &o.server
 	fs.StringVar(&c.Addr, "listen", c.Addr, "`host:port` to listen on (overrides PORT)")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
-	fs.TextVar(&o.logLevel, "log-level", o.logLevel, "minimum log `level`: debug, info, warn or error")
+	fs.Var(levelFlag{&o.logLevel}, "log-level", "minimum log `level`: debug, info, warn or error")
 	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (costs throughput)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time allowed to read request headers")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read a whole request")
@@ -77,7 +79,8 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "largest request line and headers, in bytes (larger get 431)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "time to keep serving, with /readyz at 503, before closing the listener on shutdown")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests to finish on shutdown")
-	fs.BoolVar(&o.healthcheck, "healthcheck", false, "check the health of the server on the configured port and exit 0 if healthy, 1 if not")
+	fs.IntVar(&c.MaxConns, "max-conns", 0, "most open connections; at the budget the longest waiting one makes room (default: from the memory limit)")
+	fs.BoolVar(&o.healthcheck, "healthcheck", false, "ask /healthz of the server at the listen address (a wildcard host over loopback); exit 0 if healthy, 1 if not")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 
 	var envErr error
@@ -159,6 +162,9 @@ func (o *options) validate() error {
 	if c.DrainDelay < 0 {
 		return usageError("invalid -drain-delay %s: want zero or a positive duration", c.DrainDelay)
 	}
+	if c.MaxConns < 0 {
+		return usageError("invalid -max-conns %d: want a positive number, or 0 for the default", c.MaxConns)
+	}
 	if c.MaxHeaderBytes <= 0 {
 		return usageError("invalid -max-header-bytes %d: want a positive number", c.MaxHeaderBytes)
 	}
@@ -174,7 +180,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 			fmt.Fprintf(w, " %s", name)
 		}
 		fmt.Fprintf(w, "\n    \t%s", usage)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" && f.DefValue != "0" {
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
 		if isMode(f.Name) {
@@ -184,6 +190,33 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 		fmt.Fprintf(w, " [$%s]\n", envName(f.Name))
 	})
 	fmt.Fprintf(w, "\nPORT sets the port of the default listen address (:8080).\n")
+}
+
+// levelFlag accepts the four documented log levels, in any case, and
+// nothing else (slog's own parser also takes offsets such as "INFO+2").
+type levelFlag struct{ level *slog.Level }
+
+func (f levelFlag) String() string {
+	if f.level == nil {
+		return ""
+	}
+	return strings.ToLower(f.level.String())
+}
+
+func (f levelFlag) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "debug":
+		*f.level = slog.LevelDebug
+	case "info":
+		*f.level = slog.LevelInfo
+	case "warn":
+		*f.level = slog.LevelWarn
+	case "error":
+		*f.level = slog.LevelError
+	default:
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
 }
 
 // buildInfo returns the version and VCS revision of this binary: the values
@@ -246,6 +279,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		accessLog = log
 	}
 
+	limitSource := "none"
+	if o.server.MaxConns == 0 {
+		limit, from := memoryLimit(os.DirFS("/"))
+		o.server.MaxConns = server.MaxConnsFor(limit)
+		if limit > 0 {
+			limitSource = fmt.Sprintf("%s (%d bytes)", from, limit)
+		}
+	} else {
+		limitSource = "-max-conns"
+	}
+
 	h := server.NewHandler(v, rev, runtime.Version(), accessLog)
 	srv, err := server.Listen(o.server, h, log)
 	if err != nil {
@@ -265,6 +309,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		slog.Int("max_header_bytes", c.MaxHeaderBytes),
 		slog.Duration("drain_delay", c.DrainDelay),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Int("max_conns", c.MaxConns),
+		slog.String("max_conns_from", limitSource),
 	)
 	return srv.Serve(ctx)
 }

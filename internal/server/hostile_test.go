@@ -145,7 +145,11 @@ func TestHostileRequests(t *testing.T) {
 		{"raw bidi override", header("GET /abc\xe2\x80\xaefed HTTP/1.1", "Host: x"), []int{400}, "", false},
 		{"space in the target", header("GET /a b HTTP/1.1", "Host: x"), []int{400}, "", true},
 		{"header without a colon", header("GET /alpacas HTTP/1.1", "Host: x", "NoColon"), []int{400}, "", true},
-		{"HTTP/2 preface on HTTP/1", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), []int{405}, "", false},
+		{"HTTP/2 preface on HTTP/1", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), []int{505}, "", true},
+		{"HTTP/1.0 with Transfer-Encoding smuggles nothing", []byte("GET /alpacas HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\nGET /smuggled HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), []int{200}, "I love alpacas!\n", true},
+		{"HTTP/1.0 keep-alive closes", header("GET /alpacas HTTP/1.0", "Connection: keep-alive"), []int{200}, "I love alpacas!\n", true},
+		{"OPTIONS *", header("OPTIONS * HTTP/1.1", "Host: x"), []int{405}, "Method Not Allowed: use GET or HEAD\n", false},
+		{"unknown Expect", header("GET /alpacas HTTP/1.1", "Host: x", "Expect: bogus"), []int{417}, "", true},
 		{"CONNECT", header("CONNECT example.com:443 HTTP/1.1", "Host: example.com:443"), []int{405}, "", false},
 		{"body on a GET", []byte("GET /alpacas HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"), []int{200}, "I love alpacas!\n", true},
 	}
@@ -174,5 +178,33 @@ func TestHostileRequests(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "panic") {
 		t.Errorf("the server logged a panic:\n%s", log)
+	}
+}
+
+// TestNoBypassOfTheHandler: requests that net/http would answer itself, or
+// pass through in a protocol this server does not speak, get the
+// handler's answer: its headers, and a place in the metrics.
+func TestNoBypassOfTheHandler(t *testing.T) {
+	addr, _ := startServer(t)
+	for _, tt := range []struct {
+		raw    string
+		status int
+		allow  string
+		metric string
+	}{
+		{"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 405, "GET, HEAD", `echo_app_http_requests_total{method="other",code="405"} 1`},
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "", `echo_app_http_requests_total{method="other",code="505"} 1`},
+	} {
+		responses, _, _ := exchange(t, addr, []byte(tt.raw))
+		if len(responses) != 1 || responses[0].StatusCode != tt.status {
+			t.Fatalf("%q: %v, want one %d", tt.raw, responses, tt.status)
+		}
+		h := responses[0].Header
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Allow") != tt.allow {
+			t.Errorf("%q: headers %v", tt.raw, h)
+		}
+		if got := metric(t, addr, strings.SplitN(tt.metric, " ", 2)[0]); got != tt.metric {
+			t.Errorf("%q: metric %q, want %q", tt.raw, got, tt.metric)
+		}
 	}
 }

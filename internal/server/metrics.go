@@ -1,7 +1,6 @@
 package server
 
 import (
-	"io"
 	"math"
 	"net/http"
 	"runtime"
@@ -22,6 +21,7 @@ var (
 		http.StatusMethodNotAllowed,
 		http.StatusRequestURITooLong,
 		http.StatusServiceUnavailable,
+		http.StatusHTTPVersionNotSupported,
 	}
 )
 
@@ -82,8 +82,9 @@ type build struct {
 }
 
 // writeTo writes the metrics in the Prometheus text exposition format,
-// version 0.0.4.
-func (m *metrics) writeTo(w io.Writer, b build, ready bool) {
+// version 0.0.4, with its Content-Length, so that HEAD and GET carry the
+// same headers. conns is nil when the handler serves no listener.
+func (m *metrics) writeTo(w http.ResponseWriter, b build, ready bool, conns *connTracker) {
 	buf := make([]byte, 0, 4096)
 
 	buf = append(buf, "# HELP echo_app_http_requests_total HTTP requests answered, by method and status code.\n"...)
@@ -133,6 +134,21 @@ func (m *metrics) writeTo(w io.Writer, b build, ready bool) {
 	buf = gauge(buf, "echo_app_http_requests_in_flight", "HTTP requests being answered.", float64(m.inFlight.Load()))
 	buf = gauge(buf, "echo_app_ready", "1 while the server accepts traffic, 0 once shutdown has started.", boolFloat(ready))
 
+	if conns != nil {
+		buf = append(buf, "# HELP echo_app_connections Open connections: new (no request yet), active (a request in progress), idle (waiting for the next request).\n"...)
+		buf = append(buf, "# TYPE echo_app_connections gauge\n"...)
+		for state, n := range conns.counts() {
+			buf = append(buf, `echo_app_connections{state="`...)
+			buf = append(buf, connStateLabels[state]...)
+			buf = append(buf, `"} `...)
+			buf = strconv.AppendInt(buf, int64(n), 10)
+			buf = append(buf, '\n')
+		}
+		buf = gauge(buf, "echo_app_connections_max", "The connection budget (-max-conns).", float64(conns.max))
+		buf = counter(buf, "echo_app_connections_evicted_total", "Waiting connections closed to make room for a new one at the connection budget.", conns.evicted.Load())
+		buf = counter(buf, "echo_app_connections_refused_total", "New connections closed at the connection budget because every connection had a request in progress.", conns.refused.Load())
+	}
+
 	buf = append(buf, "# HELP echo_app_build_info The version of echo_app and of Go it was built with.\n"...)
 	buf = append(buf, "# TYPE echo_app_build_info gauge\n"...)
 	buf = append(buf, `echo_app_build_info{version="`...)
@@ -147,7 +163,22 @@ func (m *metrics) writeTo(w io.Writer, b build, ready bool) {
 		float64(m.start.UnixMicro())/1e6)
 	buf = gauge(buf, "go_goroutines", "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()))
 
+	w.Header()["Content-Length"] = []string{strconv.Itoa(len(buf))}
 	w.Write(buf)
+}
+
+func counter(buf []byte, name, help string, v uint64) []byte {
+	buf = append(buf, "# HELP "...)
+	buf = append(buf, name...)
+	buf = append(buf, ' ')
+	buf = append(buf, help...)
+	buf = append(buf, "\n# TYPE "...)
+	buf = append(buf, name...)
+	buf = append(buf, " counter\n"...)
+	buf = append(buf, name...)
+	buf = append(buf, ' ')
+	buf = strconv.AppendUint(buf, v, 10)
+	return append(buf, '\n')
 }
 
 func gauge(buf []byte, name, help string, v float64) []byte {

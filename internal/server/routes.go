@@ -15,6 +15,7 @@ type Handler struct {
 	metrics   metrics
 	ready     atomic.Bool
 	accessLog *slog.Logger // nil when the access log is off
+	conns     *connTracker // nil until Listen serves the handler
 }
 
 // NewHandler returns the handler for all routes, ready to serve. version and
@@ -38,11 +39,14 @@ func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h.metrics.inFlight.Add(1)
-	if r.ContentLength != 0 {
+	if r.ContentLength != 0 || r.ProtoMinor == 0 {
 		// No route takes a body. One that comes anyway (chunked, perhaps
 		// beside a Content-Length that net/http dropped) ends the
 		// connection after the answer, so nothing smuggled in a body can
-		// be read as the next request.
+		// be read as the next request. HTTP/1.0 connections end too:
+		// net/http drops an HTTP/1.0 request's Transfer-Encoding before
+		// the handler can see it, so its body cannot be told from a next
+		// request.
 		w.Header()["Connection"] = connectionClose
 	}
 	var status int
@@ -51,15 +55,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		cw := &countingWriter{ResponseWriter: w}
 		status = h.route(cw, r)
-		h.logAccess(r, status, cw.n, time.Since(start))
+		n := cw.n
+		if r.Method == http.MethodHead {
+			n = 0 // net/http discards a HEAD response's body
+		}
+		h.logAccess(r, status, n, time.Since(start))
 	}
 	h.metrics.inFlight.Add(-1)
 	h.metrics.observe(r.Method, status, time.Since(start))
+	handlerReturned(r)
 }
 
 // route is the routing table. Every handler writes its response and returns
 // the status code it sent.
 func (h *Handler) route(w http.ResponseWriter, r *http.Request) int {
+	if r.ProtoMajor != 1 {
+		// net/http lets "PRI * HTTP/2.0", the HTTP/2 preface, through to
+		// the handler; this server speaks HTTP/1.x only.
+		w.Header()["Connection"] = connectionClose
+		return writeError(w, http.StatusHTTPVersionNotSupported, "this server speaks HTTP/1.1")
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header()["Allow"] = allowGetHead
 		return writeError(w, http.StatusMethodNotAllowed, "use GET or HEAD")
@@ -77,7 +92,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) int {
 		header["Content-Type"] = contentTypeProm
 		header["Cache-Control"] = noStore
 		header["X-Content-Type-Options"] = nosniff
-		h.metrics.writeTo(w, h.build, h.ready.Load())
+		h.metrics.writeTo(w, h.build, h.ready.Load(), h.conns)
 		return http.StatusOK
 	}
 	noun, status := nounOf(r.URL)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -122,28 +123,38 @@ func TestContract(t *testing.T) {
 	}
 }
 
-// TestHeadMatchesGet checks that HEAD sends the headers GET sends, through
-// a real server, where net/http computes Content-Length.
+// TestHeadMatchesGet checks that HEAD sends the headers GET sends, framing
+// included, through a real server, where net/http computes Content-Length.
 func TestHeadMatchesGet(t *testing.T) {
 	ts := httptest.NewServer(newTestHandler())
 	defer ts.Close()
-	get, err := http.Get(ts.URL + "/alpacas")
-	if err != nil {
-		t.Fatal(err)
-	}
-	get.Body.Close()
-	head, err := http.Head(ts.URL + "/alpacas")
-	if err != nil {
-		t.Fatal(err)
-	}
-	head.Body.Close()
-	for _, k := range []string{"Content-Type", "Content-Length", "Vary", "X-Content-Type-Options"} {
-		if get.Header.Get(k) != head.Header.Get(k) {
-			t.Errorf("%s: GET %q, HEAD %q", k, get.Header.Get(k), head.Header.Get(k))
+	for _, path := range []string{"/alpacas", "/", HealthPath, ReadyPath, MetricsPath, "/a/b"} {
+		get, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if get.Header.Get("Content-Length") != "16" {
-		t.Errorf("Content-Length = %q, want 16", get.Header.Get("Content-Length"))
+		get.Body.Close()
+		head, err := http.Head(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head.Body.Close()
+		keys := []string{"Content-Type", "Content-Length", "Vary", "X-Content-Type-Options"}
+		if path == MetricsPath {
+			keys = keys[:1] // the counts, and so the length, change between the two
+		}
+		for _, k := range keys {
+			if get.Header.Get(k) != head.Header.Get(k) {
+				t.Errorf("%s %s: GET %q, HEAD %q", path, k, get.Header.Get(k), head.Header.Get(k))
+			}
+		}
+		if (get.ContentLength >= 0) != (head.ContentLength >= 0) || fmt.Sprint(get.TransferEncoding) != fmt.Sprint(head.TransferEncoding) {
+			t.Errorf("%s framing: GET length %d %v, HEAD length %d %v", path,
+				get.ContentLength, get.TransferEncoding, head.ContentLength, head.TransferEncoding)
+		}
+		if path == "/alpacas" && get.Header.Get("Content-Length") != "16" {
+			t.Errorf("Content-Length = %q, want 16", get.Header.Get("Content-Length"))
+		}
 	}
 }
 
@@ -217,5 +228,67 @@ func TestJSONStringMatchesEncodingJSON(t *testing.T) {
 		if b.String() != string(want) {
 			t.Errorf("writeJSONString(%q) = %s, want %s", s, b.String(), want)
 		}
+	}
+}
+
+// TestInvisibleCharacters checks the rule for invisible code points: refused
+// anywhere they would make two nouns look alike, accepted in the emoji and
+// script sequences people type.
+func TestInvisibleCharacters(t *testing.T) {
+	h := newTestHandler()
+	for _, tt := range []struct {
+		name string
+		noun string
+		ok   bool
+	}{
+		{"zero-width space", "a\u200bb", false},
+		{"byte order mark", "\ufeffalpacas", false},
+		{"soft hyphen", "al\u00adpacas", false},
+		{"word joiner", "al\u2060pacas", false},
+		{"hangul filler", "\u3164", false},
+		{"combining grapheme joiner", "a\u034fb", false},
+		{"lone tag character", "a\U000e0061b", false},
+		{"tag run without cancel tag", "\U0001f3f4\U000e0067\U000e0062", false},
+		{"cancel tag alone", "\U0001f3f4\U000e007f", false},
+		{"tags after a letter", "a\U000e0067\U000e0062\U000e007f", false},
+		{"noncharacter fffe", "a\ufffeb", false},
+		{"noncharacter fdd0", "a\ufdd0b", false},
+		{"noncharacter 1fffe", "a\U0001fffeb", false},
+		{"zwj between latin letters", "a\u200db", false},
+		{"zwnj between latin letters", "a\u200cb", false},
+		{"trailing zwj", "\U0001f468\u200d", false},
+		{"leading zwj", "\u200d\U0001f468", false},
+		{"variation selector after a latin letter", "a\ufe0f", false},
+		{"two variation selectors", "\u2764\ufe0f\ufe0f", false},
+		{"invisible separator", "a\u2063b", false},
+		{"mongolian vowel separator", "a\u180eb", false},
+
+		{"zwj family", "\U0001f468\u200d\U0001f469\u200d\U0001f467", true},
+		{"red heart", "\u2764\ufe0f", true},
+		{"scotland flag", "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", true},
+		{"rainbow flag", "\U0001f3f3\ufe0f\u200d\U0001f308", true},
+		{"skin tone in a zwj sequence", "\U0001f469\U0001f3fd\u200d\U0001f4bb", true},
+		{"heart on fire", "\u2764\ufe0f\u200d\U0001f525", true},
+		{"keycap", "1\ufe0f\u20e3", true},
+		{"text presentation", "\u263a\ufe0e", true},
+		{"persian zwnj", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", true},
+		{"devanagari zwj after virama", "\u0915\u094d\u200d\u0937", true},
+		{"ideographic variation", "\u845b\U000e0100", true},
+		{"arabic number sign is visible", "\u0600\u0661", true},
+		{"plain emoji", "\U0001f999", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := serve(t, h, "GET", "/"+escapePath(tt.noun), nil)
+			want := http.StatusBadRequest
+			if tt.ok {
+				want = http.StatusOK
+			}
+			if rec.Code != want {
+				t.Fatalf("GET %+q: %d, want %d", tt.noun, rec.Code, want)
+			}
+			if tt.ok && rec.Body.String() != "I love "+tt.noun+"!\n" {
+				t.Errorf("body %q", rec.Body)
+			}
+		})
 	}
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish once the listener is closed.
 	ShutdownTimeout time.Duration
+	// MaxConns bounds the open connections. At the budget, a new
+	// connection replaces the one that has waited longest for a request;
+	// when every connection has a request in progress, it is closed.
+	MaxConns int
 }
 
 // DefaultConfig returns the configuration echo_app ships with.
@@ -52,6 +56,7 @@ func DefaultConfig() Config {
 		MaxHeaderBytes:    16 << 10,
 		DrainDelay:        0,
 		ShutdownTimeout:   10 * time.Second,
+		MaxConns:          NoLimitMaxConns,
 	}
 }
 
@@ -69,6 +74,7 @@ type Server struct {
 	handler *Handler
 	http    *http.Server
 	ln      net.Listener
+	conns   *connTracker
 	log     *slog.Logger
 }
 
@@ -79,19 +85,27 @@ func Listen(cfg Config, h *Handler, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	conns := newConnTracker(cfg.MaxConns)
+	h.conns = conns
 	return &Server{
 		cfg:     cfg,
 		handler: h,
-		ln:      ln,
+		ln:      &listener{Listener: ln, conns: conns},
+		conns:   conns,
 		log:     log,
 		http: &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-			ReadTimeout:       cfg.ReadTimeout,
-			WriteTimeout:      cfg.WriteTimeout,
-			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			Handler:     h,
+			ConnState:   conns.connStateHook,
+			ConnContext: connContext,
+			// OPTIONS * goes to the handler like every other request, so
+			// it gets the same headers and is counted.
+			DisableGeneralOptionsHandler: true,
+			ReadHeaderTimeout:            cfg.ReadHeaderTimeout,
+			ReadTimeout:                  cfg.ReadTimeout,
+			WriteTimeout:                 cfg.WriteTimeout,
+			IdleTimeout:                  cfg.IdleTimeout,
+			MaxHeaderBytes:               cfg.MaxHeaderBytes,
+			ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}, nil
 }
@@ -101,8 +115,10 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve serves until ctx is done, then shuts down: /readyz turns 503 at
 // once, the server keeps serving for the drain delay, then closes the
-// listener and waits up to the shutdown timeout for in-flight requests.
-// It returns nil when every request finished in time.
+// listener and every connection with no request in progress, and waits up
+// to the shutdown timeout for the requests in progress. It returns nil when
+// every request begun was answered; a connection still sending the headers
+// of a request is closed at the timeout without counting as one.
 func (s *Server) Serve(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
@@ -121,13 +137,32 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := s.http.Shutdown(shutdownCtx); err != nil {
-		s.http.Close()
-		return fmt.Errorf("shutting down: in-flight requests did not finish within %s: %w", s.cfg.ShutdownTimeout, err)
+	shut := make(chan error, 1)
+	go func() { shut <- s.http.Shutdown(shutdownCtx) }()
+	// net/http closes idle connections itself, but keeps new ones for
+	// five seconds and cannot tell an answered request from one in
+	// progress: close what has nothing in progress as soon as it has not.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		s.conns.closeUnused()
+		select {
+		case err := <-shut:
+			if err != nil {
+				cut := s.conns.unanswered()
+				s.http.Close()
+				if cut > 0 {
+					s.log.Error("stopped", "requests_cut_off", cut)
+					return fmt.Errorf("shutting down: %d requests cut off: not answered within %s", cut, s.cfg.ShutdownTimeout)
+				}
+			}
+			done = true
+		case <-tick.C:
+		}
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %w", err)
 	}
-	s.log.Info("stopped")
+	s.log.Info("stopped", "requests_cut_off", 0)
 	return nil
 }

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMaxConnsFor(t *testing.T) {
+	for _, tt := range []struct {
+		limit int64
+		want  int
+	}{
+		{0, NoLimitMaxConns},
+		{-1, NoLimitMaxConns},
+		{48 << 20, 1024}, // the shipped GOMEMLIMIT
+		{64 << 20, 1536}, // the shipped container limit
+		{8 << 20, MinConns},
+		{1 << 40, NoLimitMaxConns},
+	} {
+		if got := MaxConnsFor(tt.limit); got != tt.want {
+			t.Errorf("MaxConnsFor(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
+
+// startBudgetServer serves the shipped handler with a budget of maxConns.
+func startBudgetServer(t *testing.T, cfg Config) (*Server, context.CancelFunc, chan error) {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	srv, err := Listen(cfg, newTestHandler(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	return srv, cancel, served
+}
+
+// client is one raw keep-alive connection.
+type client struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dial(t *testing.T, addr string) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &client{t, c, bufio.NewReader(c)}
+}
+
+func (c *client) send(raw string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.conn, raw); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// get sends a request and returns its status and body.
+func (c *client) get(path string) (int, string) {
+	c.t.Helper()
+	c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+	return c.read()
+}
+
+func (c *client) read() (int, string) {
+	c.t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		c.t.Fatalf("reading response: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(body)
+}
+
+// closedByServer reports whether the server closes the connection within d.
+func (c *client) closedByServer(d time.Duration) bool {
+	c.conn.SetReadDeadline(time.Now().Add(d))
+	_, err := c.r.ReadByte()
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// metric returns the line of /metrics that starts with name.
+func metric(t *testing.T, addr, name string) string {
+	t.Helper()
+	_, body := dial(t, addr).get(MetricsPath)
+	return metricLine(t, body, name)
+}
+
+func metricLine(t *testing.T, body, name string) string {
+	t.Helper()
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, name+" ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	t.Fatalf("/metrics has no %s:\n%s", name, body)
+	return ""
+}
+
+// TestBudgetEvictsLongestWaiting fills the budget with idle keep-alive
+// connections and silent ones, then connects more: each newcomer is served,
+// and the connection that waited longest is the one closed.
+func TestBudgetEvictsLongestWaiting(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxConns = 3
+	srv, _, _ := startBudgetServer(t, cfg)
+	addr := srv.Addr().String()
+
+	idle1, idle2 := dial(t, addr), dial(t, addr)
+	for _, c := range []*client{idle1, idle2} {
+		if code, _ := c.get("/alpacas"); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	silent := dial(t, addr) // sends nothing
+	time.Sleep(50 * time.Millisecond)
+
+	newcomer := dial(t, addr)
+	if code, body := newcomer.get("/llamas"); code != 200 || body != "I love llamas!\n" {
+		t.Fatalf("newcomer at the budget: %d %q", code, body)
+	}
+	if !idle1.closedByServer(2 * time.Second) {
+		t.Fatal("the longest idle connection was not closed")
+	}
+	// The others stay open and keep working.
+	if code, _ := idle2.get("/alpacas"); code != 200 {
+		t.Fatalf("idle2: %d", code)
+	}
+	if code, _ := silent.get("/alpacas"); code != 200 {
+		t.Fatalf("silent: %d", code)
+	}
+	// The metrics request is a newcomer too: it evicts the next longest
+	// waiting connection, newcomer.
+	if got := metric(t, addr, "echo_app_connections_evicted_total"); got != "echo_app_connections_evicted_total 2" {
+		t.Errorf("got %q, want 2 evictions", got)
+	}
+	if !newcomer.closedByServer(time.Second) {
+		t.Error("the next longest waiting connection was not closed")
+	}
+	if got := metric(t, addr, "echo_app_connections_refused_total"); got != "echo_app_connections_refused_total 0" {
+		t.Errorf("got %q, want no refusals", got)
+	}
+}
+
+// TestBudgetRefusesWhenAllBusy fills the budget with connections in the
+// middle of sending a request: a newcomer is closed at once, not left
+// waiting, and the requests in progress are all answered.
+func TestBudgetRefusesWhenAllBusy(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxConns = 2
+	srv, _, _ := startBudgetServer(t, cfg)
+	addr := srv.Addr().String()
+
+	busy := []*client{dial(t, addr), dial(t, addr)}
+	for _, c := range busy {
+		c.send("GET /alpacas HTTP/1.1\r\nHost: x\r\n") // headers not finished
+	}
+	time.Sleep(50 * time.Millisecond)
+
+	newcomer := dial(t, addr)
+	began := time.Now()
+	newcomer.send("GET /llamas HTTP/1.1\r\nHost: x\r\n\r\n")
+	if !newcomer.closedByServer(2 * time.Second) {
+		t.Fatal("a newcomer at a full budget was not closed")
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Errorf("the newcomer waited %s to be refused", d)
+	}
+	for i, c := range busy {
+		c.send("\r\n")
+		if code, body := c.read(); code != 200 || body != "I love alpacas!\n" {
+			t.Fatalf("request %d in progress: %d %q", i, code, body)
+		}
+	}
+	// Both are idle now: the metrics request evicts one of them.
+	if got := metric(t, addr, "echo_app_connections_refused_total"); got != "echo_app_connections_refused_total 1" {
+		t.Errorf("got %q, want 1 refusal", got)
+	}
+}
+
+// TestConnectionMetrics checks the gauges of open connections by state.
+func TestConnectionMetrics(t *testing.T) {
+	srv, _, _ := startBudgetServer(t, DefaultConfig())
+	addr := srv.Addr().String()
+	idle := dial(t, addr)
+	idle.get("/alpacas")
+	dial(t, addr) // new
+	partial := dial(t, addr)
+	partial.send("GET /alpacas HTTP/1.1\r\n") // still new: headers not finished
+	time.Sleep(50 * time.Millisecond)
+
+	// The metrics request is the active one.
+	_, body := dial(t, addr).get(MetricsPath)
+	for name, want := range map[string]string{
+		`echo_app_connections{state="new"}`:    "2",
+		`echo_app_connections{state="active"}`: "1",
+		`echo_app_connections{state="idle"}`:   "1",
+		"echo_app_connections_max":             "10000",
+	} {
+		if got := metricLine(t, body, name); got != name+" "+want {
+			t.Errorf("got %q, want %s", got, want)
+		}
+	}
+}
+
+// TestShutdownClosesWaitingConnections: connections with no request in
+// progress do not hold up shutdown, whatever the shutdown timeout.
+func TestShutdownClosesWaitingConnections(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(c *client)
+	}{
+		{"silent", func(c *client) {}},
+		{"idle keep-alive", func(c *client) { c.get("/alpacas") }},
+		{"still sending the body of an answered request", func(c *client) {
+			c.send("GET /alpacas HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+			if code, _ := c.read(); code != 200 {
+				c.t.Fatalf("status %d", code)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ShutdownTimeout = 5 * time.Second
+			srv, cancel, served := startBudgetServer(t, cfg)
+			c := dial(t, srv.Addr().String())
+			tt.setup(c)
+			time.Sleep(50 * time.Millisecond)
+			began := time.Now()
+			cancel()
+			select {
+			case err := <-served:
+				served <- err // for the cleanup
+				if err != nil {
+					t.Fatalf("Serve = %v, want nil: no request was in progress", err)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("shutdown waited for a connection with no request in progress")
+			}
+			if d := time.Since(began); d > time.Second {
+				t.Errorf("shutdown took %s", d)
+			}
+		})
+	}
+}
+
+// TestShutdownPartialHeadersNotCutOff: a connection still sending its
+// headers when the shutdown timeout ends is closed, but no response was
+// begun, so Serve reports no cut-off request.
+func TestShutdownPartialHeadersNotCutOff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ShutdownTimeout = 300 * time.Millisecond
+	srv, cancel, served := startBudgetServer(t, cfg)
+	c := dial(t, srv.Addr().String())
+	c.send("GET /alpacas HTTP/1.1\r\n")
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	err := <-served
+	served <- err
+	if err != nil {
+		t.Fatalf("Serve = %v, want nil", err)
+	}
+	if !c.closedByServer(time.Second) {
+		t.Error("the connection stayed open after shutdown")
+	}
+}
