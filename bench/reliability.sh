@@ -75,19 +75,50 @@ say "(growth after warm-up: $((last - after_warmup)) KiB). The documented \`GOME
 say "$memlimit_kib KiB: the peak is $((max * 100 / memlimit_kib))% of it. Windows with socket errors or non-2xx responses: $total_errors."
 say ""
 
-# 2. 10,000 idle keep-alive connections, and a normal client meanwhile.
+# 2. 10,000 idle keep-alive connections, and a normal client meanwhile,
+# with the budget lifted: what one connection costs.
 echo "reliability: 10,000 idle connections" >&2
-start_server
+start_server -max-conns 20000
 result=$("$work/hammer" idle -addr "127.0.0.1:$port" -pid "$server_pid" -conns 10000 -probes 2000)
 stop_server
 say "## Connection scale"
 say ""
 say "\`hammer idle -conns 10000 -probes 2000\`: 10,000 keep-alive connections, each after one answered"
-say "request, held open while a normal client sends 2,000 requests on fresh connections."
+say "request, held open while a normal client sends 2,000 requests on fresh connections. The"
+say "connection budget is lifted (\`-max-conns 20000\`) to measure what one connection costs: this"
+say "figure is the basis of the default budget."
 say ""
 say "| idle connections | RSS before | RSS holding them | per connection | normal client p50 | p99 | max | failed | held connections still answering |"
 say "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 say "| $(kv idle_conns "$result") | $(kv rss_before_kib "$result") KiB | $(kv rss_held_kib "$result") KiB | $(kv rss_per_conn_bytes "$result") bytes | $(kv probe_p50_ms "$result") ms | $(kv probe_p99_ms "$result") ms | $(kv probe_max_ms "$result") ms | $(kv probe_failed "$result") | $(kv sample_alive "$result") sampled |"
+say ""
+
+# 2b. A connection flood against the container as compose.yaml runs it.
+say "## Connection flood"
+say ""
+if docker image inspect echo_app_multistage >/dev/null 2>&1; then
+	echo "reliability: connection flood (container)" >&2
+	memory=$(awk '/limits:/ {l=1} l && /memory:/ {print $2; exit}' compose.yaml)
+	name="echo-app-flood-$$"
+	docker run -d --name "$name" --network host --read-only --cap-drop ALL --security-opt no-new-privileges \
+		--memory "$memory" -e GOMEMLIMIT="$memlimit" -e "PORT=$port" echo_app_multistage >/dev/null
+	for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+	budget=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^echo_app_connections_max / {print $2}')
+	r=$("$work/hammer" flood -addr "127.0.0.1:$port" -pid "$(docker inspect --format '{{.State.Pid}}' "$name")" -conns 10000 -silent 2000 -settle 10s || true)
+	state=$(docker inspect --format 'running={{.State.Running}} oom_killed={{.State.OOMKilled}}' "$name")
+	docker rm -f "$name" >/dev/null
+	say "The shipped image with compose.yaml's limits (\`--memory $memory\`, \`GOMEMLIMIT=$memlimit\`), so a"
+	say "default budget of $budget connections; \`hammer flood -conns 10000 -silent 2000\`: 2,000 connections"
+	say "that send nothing, then 10,000 that each send one request and stay open, 32 opened at a time,"
+	say "all held 2 s more, while a live client sends a request every 5 ms on one keep-alive connection."
+	say "RSS after: 10 s after every connection is closed."
+	say ""
+	say "| flood took | answered | evicted | refused | RSS before | peak RSS | RSS after | container after | live requests | live failed | live p50 | live p99 | live max |"
+	say "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+	say "| $(kv flood_s "$r") s | $(kv answered "$r") | $(kv evicted "$r") | $(kv refused "$r") | $(kv rss_before_kib "$r") KiB | **$(kv rss_peak_kib "$r") KiB** | $(kv rss_after_kib "$r") KiB | $state | $(kv live_requests "$r") | **$(kv live_failed "$r")** | $(kv live_p50_ms "$r") ms | $(kv live_p99_ms "$r") ms | $(kv live_max_ms "$r") ms |"
+else
+	say "Not run: no echo_app_multistage image (make images)."
+fi
 say ""
 
 # 3. Slow clients, with a prober measuring availability throughout.

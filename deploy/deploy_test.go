@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -438,10 +439,11 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-// TestComposeServiceRuns runs the service as compose.yaml describes it,
-// with docker run (no bridge network exists here, so --network host and a
-// free port), and checks that it turns healthy and serves.
-func TestComposeServiceRuns(t *testing.T) {
+// runComposeService runs the service as compose.yaml describes it, with
+// docker run (no bridge network exists here, so --network host and a free
+// port), and waits until it is healthy.
+func runComposeService(t *testing.T) (string, int, composetypes.ServiceConfig) {
+	t.Helper()
 	dockertest.BuildImages(t)
 	s := composeService(t)
 	imageHealth := dockertest.Docker(t, "image", "inspect", "--format", "{{json .Config.Healthcheck.Test}}", s.Image)
@@ -478,8 +480,13 @@ func TestComposeServiceRuns(t *testing.T) {
 	}
 	dockertest.Docker(t, append(args, s.Image)...)
 	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
-
 	dockertest.WaitHealthy(t, name)
+	return name, port, s
+}
+
+// TestComposeServiceRuns checks that the service turns healthy and serves.
+func TestComposeServiceRuns(t *testing.T) {
+	_, port, _ := runComposeService(t)
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/alpacas")
 	if err != nil {
 		t.Fatal(err)
@@ -489,4 +496,62 @@ func TestComposeServiceRuns(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || string(body) != "I love alpacas!\n" {
 		t.Errorf("GET /alpacas: %d %q %v", resp.StatusCode, body, err)
 	}
+}
+
+// TestComposeServiceSurvivesFlood floods the service, run with compose.yaml's
+// memory limit and GOMEMLIMIT, with 10,000 connections that each send one
+// request and stay open, plus 2,000 that send nothing (bench/hammer flood):
+// the container must stay up and not be OOM-killed, a live client must get
+// every answer, peak RSS must stay under the limit, and RSS must fall back.
+func TestComposeServiceSurvivesFlood(t *testing.T) {
+	name, port, s := runComposeService(t)
+	limit := int64(s.Deploy.Resources.Limits.MemoryBytes)
+	hammer := filepath.Join(t.TempDir(), "hammer")
+	build := exec.Command("go", "build", "-o", hammer, "./bench/hammer")
+	build.Dir = dockertest.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building bench/hammer: %v\n%s", err, out)
+	}
+	pid := dockertest.Docker(t, "inspect", "--format", "{{.State.Pid}}", name)
+	out, err := exec.Command(hammer, "flood", "-addr", "127.0.0.1:"+strconv.Itoa(port), "-pid", pid,
+		"-conns", "10000", "-silent", "2000", "-settle", "5s").CombinedOutput()
+	t.Logf("hammer flood: %s", out)
+	if err != nil {
+		t.Fatalf("hammer flood: %v", err)
+	}
+	fields := map[string]string{}
+	for _, kv := range strings.Fields(string(out)) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			fields[k] = v
+		}
+	}
+	number := func(k string) int64 {
+		n, err := strconv.ParseInt(fields[k], 10, 64)
+		if err != nil {
+			t.Fatalf("hammer printed no %s: %s", k, out)
+		}
+		return n
+	}
+	if state := dockertest.Docker(t, "inspect", "--format", "{{.State.Running}} {{.State.OOMKilled}} {{.RestartCount}}", name); state != "true false 0" {
+		t.Fatalf("after the flood: running, OOM-killed, restarts = %s; want true false 0", state)
+	}
+	if n := number("live_failed"); n != 0 {
+		t.Errorf("the live client failed %d requests during the flood", n)
+	}
+	before, peak, after := number("rss_before_kib")<<10, number("rss_peak_kib")<<10, number("rss_after_kib")<<10
+	if peak >= limit*3/4 {
+		t.Errorf("peak RSS %d bytes, want under 3/4 of the %d-byte limit", peak, limit)
+	}
+	if after > before+(peak-before)/2 {
+		t.Errorf("RSS %d bytes after the flood, from %d at its peak and %d before: want it back at least halfway", after, peak, before)
+	}
+	if number("evicted") < 10000 {
+		t.Errorf("%s connections evicted, want at least the flood's 10,000 less the budget", fields["evicted"])
+	}
+	// Still serving.
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/alpacas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 }

@@ -2,6 +2,7 @@
 // sends traffic to loopback only, and every mode stops by itself.
 //
 //	hammer idle     -addr A -pid P -conns N          hold N idle keep-alive connections, probe, report RSS
+//	hammer flood    -addr A -pid P -conns N -silent M open N connections that send one request and M that send nothing, hold them all; live client, peak RSS
 //	hammer probe    -url U -duration D               GET every interval; availability and latency
 //	hammer shutdown -addr A [-stop CMD] -- SERVER... start SERVER, load it, stop it, classify every request
 package main
@@ -35,6 +36,8 @@ func main() {
 	switch os.Args[1] {
 	case "idle":
 		err = idle(os.Args[2:])
+	case "flood":
+		err = flood(os.Args[2:])
 	case "probe":
 		err = probe(os.Args[2:])
 	case "shutdown":
@@ -160,6 +163,152 @@ func idle(args []string) error {
 		len(held), before, during, float64(during-before)*1024/float64(len(held)),
 		*probes, failed, ms(percentile(latencies, 0.5)), ms(percentile(latencies, 0.99)), ms(percentile(latencies, 1)),
 		alive, min(100, len(held)))
+	return nil
+}
+
+// flood opens connections that each send one request and stay open, and
+// connections that send nothing, as fast as workers can, and holds them
+// all, while a live client sends a request every interval over keep-alive.
+// It reports the server's peak RSS, what became of the flood's requests,
+// the live client's latency and failures, and the RSS once the flood's
+// connections are closed.
+func flood(args []string) error {
+	fs := flag.NewFlagSet("flood", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback)")
+	pid := fs.Int("pid", 0, "server process, for its RSS")
+	conns := fs.Int("conns", 10000, "connections that send one request and stay open")
+	silent := fs.Int("silent", 2000, "connections that send nothing and stay open")
+	workers := fs.Int("workers", 32, "connections opened at once")
+	interval := fs.Duration("interval", 5*time.Millisecond, "time between the live client's requests")
+	settle := fs.Duration("settle", 10*time.Second, "time to wait after closing everything before the last RSS reading")
+	fs.Parse(args)
+	if err := loopbackOnly(*addr); err != nil {
+		return err
+	}
+	rssBefore := rssKiB(*pid)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var peak atomic.Int64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for ctx.Err() == nil {
+			if r := rssKiB(*pid); r > peak.Load() {
+				peak.Store(r)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	// The live client: one keep-alive connection, as a real client keeps.
+	type live struct {
+		latencies []time.Duration
+		failed    int
+		lastErr   error
+	}
+	liveDone := make(chan live, 1)
+	go func() {
+		var l live
+		client := &http.Client{Timeout: 5 * time.Second}
+		for ctx.Err() == nil {
+			start := time.Now()
+			resp, err := client.Get("http://" + *addr + "/alpacas")
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
+				l.failed++
+				l.lastErr = err
+			} else {
+				l.latencies = append(l.latencies, time.Since(start))
+			}
+			time.Sleep(*interval)
+		}
+		liveDone <- l
+	}()
+
+	var mu sync.Mutex
+	held := make([]net.Conn, 0, *conns+*silent)
+	hold := func(c net.Conn) {
+		mu.Lock()
+		held = append(held, c)
+		mu.Unlock()
+	}
+	var answered, closedEarly, dialFailed atomic.Int64
+	began := time.Now()
+	for range *silent {
+		c, err := net.DialTimeout("tcp", *addr, 5*time.Second)
+		if err != nil {
+			dialFailed.Add(1)
+			continue
+		}
+		hold(c)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range *workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 512)
+			for next.Add(1) <= int64(*conns) {
+				c, err := net.DialTimeout("tcp", *addr, 5*time.Second)
+				if err != nil {
+					dialFailed.Add(1)
+					continue
+				}
+				hold(c)
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.WriteString(c, request); err != nil {
+					closedEarly.Add(1)
+					continue
+				}
+				if n, err := c.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
+					closedEarly.Add(1)
+					continue
+				}
+				answered.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	floodTook := time.Since(began)
+	time.Sleep(2 * time.Second) // everything held, the live client still at work
+	stop()
+	l := <-liveDone
+	<-sampled
+
+	var evicted, refused string
+	if resp, err := http.Get("http://" + *addr + "/metrics"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(line, "echo_app_connections_evicted_total "); ok {
+				evicted = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(line, "echo_app_connections_refused_total "); ok {
+				refused = strings.TrimSpace(v)
+			}
+		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	time.Sleep(*settle)
+	rssAfter := rssKiB(*pid)
+
+	fmt.Printf("flood_conns=%d silent_conns=%d flood_s=%.1f answered=%d closed_before_answer=%d dial_failed=%d evicted=%s refused=%s rss_before_kib=%d rss_peak_kib=%d rss_after_kib=%d live_requests=%d live_failed=%d live_p50_ms=%s live_p99_ms=%s live_max_ms=%s\n",
+		*conns, *silent, floodTook.Seconds(), answered.Load(), closedEarly.Load(), dialFailed.Load(), evicted, refused,
+		rssBefore, peak.Load(), rssAfter,
+		len(l.latencies)+l.failed, l.failed, ms(percentile(l.latencies, 0.5)), ms(percentile(l.latencies, 0.99)), ms(percentile(l.latencies, 1)))
+	if l.failed > 0 {
+		return fmt.Errorf("the live client failed %d requests, the last: %v", l.failed, l.lastErr)
+	}
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The connection budget. Every open connection costs memory whether or not
@@ -99,6 +101,7 @@ type connTracker struct {
 
 	mu         sync.Mutex
 	open       int
+	highWater  int // the most open connections since memory was last released
 	byState    [numConnStates]int
 	head, tail *conn // new and idle connections, longest waiting first
 	all        map[*conn]struct{}
@@ -147,6 +150,7 @@ func (t *connTracker) admit(nc net.Conn) *conn {
 	}
 	c := &conn{Conn: nc, state: connNew, counted: true}
 	t.open++
+	t.highWater = max(t.highWater, t.open)
 	t.byState[connNew]++
 	t.all[c] = struct{}{}
 	t.push(c)
@@ -281,6 +285,38 @@ func (t *connTracker) counts() [numConnStates]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.byState
+}
+
+// releaseSurge is how far the open connections must fall from their high
+// water mark before their memory is handed back: 256 connections, about
+// 8 MiB at PerConnBytes.
+const releaseSurge = 256
+
+// releaseAfterSurges returns the memory of connections to the operating
+// system once a surge of them has ended, checking every interval until ctx
+// is done. Their buffers and goroutine stacks are garbage that the Go
+// runtime frees only at its next collection, which an idle server may not
+// run for two minutes, and returns to the system slowly after that: without
+// this, a flood would leave the process at its peak RSS.
+func (t *connTracker) releaseAfterSurges(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		ended := t.highWater-t.open >= releaseSurge
+		if ended {
+			t.highWater = t.open
+		}
+		t.mu.Unlock()
+		if ended {
+			debug.FreeOSMemory()
+		}
+	}
 }
 
 type connKey struct{}

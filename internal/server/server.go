@@ -122,6 +122,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Serve(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
+	releaseCtx, stopRelease := context.WithCancel(context.Background())
+	defer stopRelease()
+	go s.conns.releaseAfterSurges(releaseCtx, time.Second)
 
 	select {
 	case err := <-served:
