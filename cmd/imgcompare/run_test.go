@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	it "github.com/rastringer/docker_multistage/internal/imagetest"
@@ -173,6 +174,24 @@ func TestBadInput(t *testing.T) {
 
 	emptyDir := t.TempDir()
 
+	// A layer with an entry that climbs out of the root.
+	breakout := writeTarball(t, it.Image(t, v1.Config{}, it.By("evil", it.Layer(t,
+		it.Entry{Name: "../../etc/passwd", Size: 10, Mode: 0o4755}))), "example.com/evil:1")
+
+	// A layer that is not the one its config names.
+	good := it.Image(t, v1.Config{}, it.By("one", it.Layer(t, it.File("a", 10))))
+	cf, err := good.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.RootFS.DiffIDs[0] = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	tampered, err := mutate.ConfigFile(good, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mismatch := writeTarball(t, tampered, "example.com/tampered:1")
+
 	for _, c := range []struct {
 		name string
 		args []string
@@ -182,6 +201,8 @@ func TestBadInput(t *testing.T) {
 		{"truncated tarball", []string{truncated}, truncated},
 		{"not an image directory", []string{emptyDir}, emptyDir},
 		{"missing file", []string{"./missing.tar"}, "missing.tar"},
+		{"entry outside the root", []string{breakout}, `entry "../../etc/passwd": breakout`},
+		{"layer not matching its diff_id", []string{mismatch}, "layer 1 of 1 (sha256:abab"},
 		{"no image", nil, "no image given"},
 		{"unknown flag", []string{"--bogus", corrupt}, "flag provided but not defined: -bogus"},
 		{"bad size", []string{"--max-size", "huge", corrupt}, `invalid size "huge"`},

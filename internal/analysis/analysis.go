@@ -12,6 +12,9 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -103,14 +106,6 @@ type Options struct {
 	Progress func(layer, layers int)
 }
 
-// entry is a path of the filesystem being assembled layer by layer.
-type entry struct {
-	size     int64
-	mode     int64
-	typeflag byte
-	layer    int
-}
-
 // Analyze reads img, one layer at a time, and returns what it found.
 func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	config, err := img.ConfigFile()
@@ -134,14 +129,17 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	}
 	describeConfig(out, config.Config)
 
+	if len(config.RootFS.DiffIDs) != len(layers) {
+		return nil, fmt.Errorf("config names %d layers (diff_ids), the image has %d", len(config.RootFS.DiffIDs), len(layers))
+	}
 	createdBy := layerHistory(config.History, len(layers))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var compressed func() ([]int64, error)
 	if opts.Compression == Computed {
-		compressed = compressAll(ctx, layers)
+		compressed = compressAll(ctx, layers, config.RootFS.DiffIDs)
 	}
-	fs := map[string]*entry{}
+	fs := newFSTree()
 	for i, layer := range layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -149,9 +147,9 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(layers))
 		}
-		l, err := readLayer(layer, i, fs, opts.Compression)
+		l, err := readLayer(layer, config.RootFS.DiffIDs[i], i, fs, opts.Compression)
 		if err != nil {
-			return nil, layerError(layers, i, err)
+			return nil, layerError(config.RootFS.DiffIDs, i, err)
 		}
 		l.CreatedBy = createdBy[i]
 		out.Layers = append(out.Layers, l)
@@ -171,11 +169,11 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	}
 
 	var files []File
-	for p, e := range fs {
-		if e.typeflag == tar.TypeReg {
-			files = append(files, File{Path: p, Size: e.size})
+	fs.walk(func(p string, n *node) {
+		if n.typeflag == tar.TypeReg {
+			files = append(files, File{Path: p, Size: n.size})
 		}
-	}
+	})
 	out.Files = len(files)
 	sort.Slice(files, func(i, j int) bool {
 		if files[i].Size != files[j].Size {
@@ -242,14 +240,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // readLayer streams one layer: it sums its file sizes, applies its entries
-// and whiteouts to fs, and measures its compressed size.
-func readLayer(layer v1.Layer, index int, fs map[string]*entry, compression Compression) (Layer, error) {
-	var l Layer
-	diffID, err := layer.DiffID()
-	if err != nil {
-		return l, err
-	}
-	l.DiffID = diffID.String()
+// and whiteouts to fs, and checks that the stream is the one the config
+// names (its diff_id), as Docker does before it uses a layer.
+func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, compression Compression) (Layer, error) {
+	l := Layer{DiffID: diffID.String()}
 
 	rc, err := layer.Uncompressed()
 	if err != nil {
@@ -263,7 +257,9 @@ func readLayer(layer v1.Layer, index int, fs map[string]*entry, compression Comp
 		}
 	}
 
-	tr := tar.NewReader(rc)
+	digest := sha256.New()
+	stream := io.TeeReader(rc, digest)
+	tr := tar.NewReader(stream)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -272,6 +268,9 @@ func readLayer(layer v1.Layer, index int, fs map[string]*entry, compression Comp
 		if err != nil {
 			return l, err
 		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
 		l.Size += h.Size
 		if h.Typeflag == tar.TypeSymlink {
 			// Docker's overlay2 driver counts a symlink as the length of
@@ -279,36 +278,39 @@ func readLayer(layer v1.Layer, index int, fs map[string]*entry, compression Comp
 			// equals docker image inspect's.
 			l.Size += int64(len(h.Linkname))
 		}
-		name := path.Clean("/" + h.Name)
-		dir, base := path.Split(name)
-		switch {
-		case base == ".wh..wh..opq":
-			removeBelow(fs, path.Clean(dir), index)
-		case strings.HasPrefix(base, ".wh."):
-			target := path.Join(dir, strings.TrimPrefix(base, ".wh."))
-			if e, ok := fs[target]; ok && e.layer < index {
-				delete(fs, target)
-			}
-			removeBelow(fs, target, index)
-		default:
-			if h.Typeflag == tar.TypeReg {
-				l.Files++
-			}
-			fs[name] = &entry{size: h.Size, mode: h.Mode, typeflag: h.Typeflag, layer: index}
+		if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeLink) && !strings.HasPrefix(path.Base(h.Name), whiteoutPrefix) {
+			l.Files++
 		}
+		if err := fs.apply(h, index); err != nil {
+			return l, err
+		}
+	}
+	// The end-of-archive blocks and any padding after them are part of
+	// the stream the diff_id names.
+	if _, err := io.Copy(io.Discard, stream); err != nil {
+		return l, err
+	}
+	if diffID.Algorithm != "sha256" {
+		return l, fmt.Errorf("diff_id %s: only sha256 is supported", diffID)
+	}
+	if got := "sha256:" + hex.EncodeToString(digest.Sum(nil)); got != l.DiffID {
+		return l, fmt.Errorf("content is %s, not the diff_id the config names: %w", got, ErrDiffID)
 	}
 	return l, nil
 }
 
-func layerError(layers []v1.Layer, i int, err error) error {
-	diffID, _ := layers[i].DiffID()
-	return fmt.Errorf("layer %d of %d (%s): %w", i+1, len(layers), diffID, err)
+// ErrDiffID marks a layer whose content does not match its diff_id.
+var ErrDiffID = errors.New("layer does not match its diff_id")
+
+// layerError names layer i by its place and the diff_id the config gives it.
+func layerError(diffIDs []v1.Hash, i int, err error) error {
+	return fmt.Errorf("layer %d of %d (%s): %w", i+1, len(diffIDs), diffIDs[i], err)
 }
 
 // compressAll gzip-compresses every layer, as many at once as there are
 // CPUs, while the caller walks the layers' files: compression is the slow
 // part of an analysis. The returned function waits for the sizes.
-func compressAll(ctx context.Context, layers []v1.Layer) func() ([]int64, error) {
+func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash) func() ([]int64, error) {
 	sizes := make([]int64, len(layers))
 	errs := make([]error, len(layers))
 	var wg sync.WaitGroup
@@ -331,7 +333,7 @@ func compressAll(ctx context.Context, layers []v1.Layer) func() ([]int64, error)
 		wg.Wait()
 		for i, err := range errs {
 			if err != nil {
-				return nil, layerError(layers, i, fmt.Errorf("compressing: %w", err))
+				return nil, layerError(diffIDs, i, fmt.Errorf("compressing: %w", err))
 			}
 		}
 		return sizes, nil
@@ -370,16 +372,3 @@ func (c contextReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// removeBelow deletes everything under dir that layers below the given
-// one added.
-func removeBelow(fs map[string]*entry, dir string, below int) {
-	prefix := dir + "/"
-	if dir == "/" {
-		prefix = "/"
-	}
-	for p, e := range fs {
-		if strings.HasPrefix(p, prefix) && p != dir && e.layer < below {
-			delete(fs, p)
-		}
-	}
-}

@@ -54,7 +54,7 @@ var (
 
 // findings lists, in a stable order, what the final filesystem and the
 // config hold that a production image should not.
-func findings(fs map[string]*entry, img *Image) []Finding {
+func findings(fs *fsTree, img *Image) []Finding {
 	var out []Finding
 	if img.Root {
 		user := img.User
@@ -63,8 +63,8 @@ func findings(fs map[string]*entry, img *Image) []Finding {
 		}
 		out = append(out, Finding{Kind: Root, Detail: fmt.Sprintf("runs as root (%s)", user)})
 	}
-	for p, e := range fs {
-		executable := e.typeflag == tar.TypeReg || e.typeflag == tar.TypeSymlink || e.typeflag == tar.TypeLink
+	fs.walk(func(p string, e *node) {
+		executable := e.typeflag == tar.TypeReg || e.typeflag == tar.TypeSymlink
 		base := path.Base(p)
 		switch {
 		case executable && shells[base]:
@@ -97,7 +97,7 @@ func findings(fs map[string]*entry, img *Image) []Finding {
 			}
 			out = append(out, Finding{Kind: WorldWritable, Path: p, Detail: detail})
 		}
-	}
+	})
 	order := map[Kind]int{}
 	for i, k := range Kinds {
 		order[k] = i

@@ -92,6 +92,43 @@ func (c *client) read() (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// waitStates waits until the server counts want connections in state s:
+// net/http moves a connection to idle only after the client may already
+// have read its answer.
+func waitStates(t *testing.T, srv *Server, s connState, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.conns.counts()[s] != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections %s, want %d", srv.conns.counts()[s], connStateLabels[s], want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitReceiving waits until want connections have sent part of a request.
+func waitReceiving(t *testing.T, srv *Server, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := 0
+		srv.conns.mu.Lock()
+		for c := range srv.conns.all {
+			if c.received.Load() {
+				n++
+			}
+		}
+		srv.conns.mu.Unlock()
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections receiving a request, want %d", n, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // closedByServer reports whether the server closes the connection within d.
 func (c *client) closedByServer(d time.Duration) bool {
 	c.conn.SetReadDeadline(time.Now().Add(d))
@@ -128,18 +165,21 @@ func TestBudgetEvictsLongestWaiting(t *testing.T) {
 	addr := srv.Addr().String()
 
 	idle1, idle2 := dial(t, addr), dial(t, addr)
-	for _, c := range []*client{idle1, idle2} {
+	for i, c := range []*client{idle1, idle2} {
 		if code, _ := c.get("/alpacas"); code != 200 {
 			t.Fatalf("status %d", code)
 		}
+		waitStates(t, srv, connIdle, i+1)
 	}
 	silent := dial(t, addr) // sends nothing
-	time.Sleep(50 * time.Millisecond)
+	waitStates(t, srv, connNew, 1)
+	time.Sleep(20 * time.Millisecond) // its first read is under way
 
 	newcomer := dial(t, addr)
 	if code, body := newcomer.get("/llamas"); code != 200 || body != "I love llamas!\n" {
 		t.Fatalf("newcomer at the budget: %d %q", code, body)
 	}
+	waitStates(t, srv, connIdle, 2)
 	if !idle1.closedByServer(2 * time.Second) {
 		t.Fatal("the longest idle connection was not closed")
 	}
@@ -147,9 +187,11 @@ func TestBudgetEvictsLongestWaiting(t *testing.T) {
 	if code, _ := idle2.get("/alpacas"); code != 200 {
 		t.Fatalf("idle2: %d", code)
 	}
+	waitStates(t, srv, connIdle, 2)
 	if code, _ := silent.get("/alpacas"); code != 200 {
 		t.Fatalf("silent: %d", code)
 	}
+	waitStates(t, srv, connIdle, 3)
 	// The metrics request is a newcomer too: it evicts the next longest
 	// waiting connection, newcomer.
 	if got := metric(t, addr, "echo_app_connections_evicted_total"); got != "echo_app_connections_evicted_total 2" {
@@ -176,7 +218,7 @@ func TestBudgetRefusesWhenAllBusy(t *testing.T) {
 	for _, c := range busy {
 		c.send("GET /alpacas HTTP/1.1\r\nHost: x\r\n") // headers not finished
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitReceiving(t, srv, 2)
 
 	newcomer := dial(t, addr)
 	began := time.Now()
@@ -208,7 +250,8 @@ func TestConnectionMetrics(t *testing.T) {
 	dial(t, addr) // new
 	partial := dial(t, addr)
 	partial.send("GET /alpacas HTTP/1.1\r\n") // still new: headers not finished
-	time.Sleep(50 * time.Millisecond)
+	waitStates(t, srv, connNew, 2)
+	waitStates(t, srv, connIdle, 1)
 
 	// The metrics request is the active one.
 	_, body := dial(t, addr).get(MetricsPath)

@@ -1,0 +1,209 @@
+package analysis
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// The merged filesystem of an image, built layer by layer the way Docker's
+// overlay2 storage driver (its default) presents it to a container:
+//   - each layer is a tree of its own, holding its entries and the parent
+//     directories they imply;
+//   - a directory over a directory merges with it; anything else over a
+//     path (a file over a directory, a directory over a symlink) hides what
+//     was there, with everything under it;
+//   - ".wh.NAME" removes NAME, with everything under it; ".wh..wh..opq" in
+//     a directory hides everything the layers below put in it;
+//   - a hard link is a second name for the same file: it keeps the file's
+//     size and mode when the first name is removed;
+//   - an entry whose name or hard link target leaves the root ("breakout",
+//     as Docker calls it) is an error, as Docker refuses to apply it.
+
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutOpaque = ".wh..wh..opq"
+)
+
+// inode is what the names of one file share.
+type inode struct {
+	typeflag byte
+	size     int64
+	mode     int64
+}
+
+// node is one path of the merged filesystem.
+type node struct {
+	*inode
+	layer    int // the highest layer that has this path
+	children map[string]*node
+}
+
+func (n *node) isDir() bool { return n.typeflag == tar.TypeDir }
+
+// fsTree is the merged filesystem being assembled.
+type fsTree struct {
+	root node
+}
+
+func newFSTree() *fsTree {
+	return &fsTree{root: node{inode: &inode{typeflag: tar.TypeDir, mode: 0o755}, layer: -1, children: map[string]*node{}}}
+}
+
+// errBreakout marks an entry that would be written outside the root.
+var errBreakout = errors.New("breakout: outside the image's root")
+
+// underRoot joins p to the root the way Docker does (filepath.Join, which
+// takes a leading slash as part of the name) and reports whether the result
+// stays under the root, and the path below it.
+func underRoot(elem ...string) (string, bool) {
+	const root = "r"
+	j := path.Join(append([]string{root}, elem...)...)
+	if j == root {
+		return "", true
+	}
+	rest, ok := strings.CutPrefix(j, root+"/")
+	return rest, ok
+}
+
+// entryPath cleans a tar entry's name into its path components, refusing a
+// name that leaves the root. A leading slash is allowed: Docker joins the
+// name to the root either way.
+func entryPath(name string) ([]string, error) {
+	rel, ok := underRoot(name)
+	if !ok {
+		return nil, fmt.Errorf("entry %q: %w", name, errBreakout)
+	}
+	if rel == "" {
+		return nil, nil
+	}
+	return strings.Split(rel, "/"), nil
+}
+
+// apply adds one entry of layer to the tree.
+func (t *fsTree) apply(h *tar.Header, layer int) error {
+	parts, err := entryPath(h.Name)
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		if h.Typeflag == tar.TypeDir {
+			t.root.mode, t.root.layer = h.Mode, layer
+		}
+		return nil
+	}
+	dir := t.parent(parts, layer)
+	base := parts[len(parts)-1]
+	switch {
+	case base == whiteoutOpaque:
+		dir.hideBelow(layer)
+		return nil
+	case strings.HasPrefix(base, whiteoutPrefix):
+		delete(dir.children, strings.TrimPrefix(base, whiteoutPrefix))
+		return nil
+	}
+
+	in := &inode{typeflag: h.Typeflag, size: h.Size, mode: h.Mode}
+	switch h.Typeflag {
+	case tar.TypeLink:
+		target, err := entryPath(h.Linkname)
+		if err != nil {
+			return fmt.Errorf("hard link %q to %q: %w", h.Name, h.Linkname, errBreakout)
+		}
+		n := t.lookup(target)
+		if n == nil || n.isDir() {
+			return fmt.Errorf("hard link %q to %q: no such file in the layers so far", h.Name, h.Linkname)
+		}
+		in = n.inode
+	case tar.TypeSymlink:
+		// Docker refuses a target that climbs out of the root from where
+		// the link is.
+		if _, ok := underRoot(strings.Join(parts[:len(parts)-1], "/"), h.Linkname); !ok {
+			return fmt.Errorf("symlink %q to %q: %w", h.Name, h.Linkname, errBreakout)
+		}
+	}
+	if old, ok := dir.children[base]; ok && old.isDir() && h.Typeflag == tar.TypeDir {
+		old.inode = &inode{typeflag: tar.TypeDir, mode: h.Mode}
+		old.layer = layer
+		return nil
+	}
+	n := &node{inode: in, layer: layer}
+	if h.Typeflag == tar.TypeDir {
+		n.children = map[string]*node{}
+	}
+	dir.children[base] = n
+	return nil
+}
+
+// parent returns the directory that holds the path parts, creating the
+// directories it implies. A layer that implies a directory has one of its
+// own, with Docker's implied mode (0755), which under overlay2 hides a
+// non-directory below it and gives a merged directory its mode.
+func (t *fsTree) parent(parts []string, layer int) *node {
+	dir := &t.root
+	for _, name := range parts[:len(parts)-1] {
+		next, ok := dir.children[name]
+		switch {
+		case !ok || !next.isDir():
+			next = &node{inode: impliedDir(), layer: layer, children: map[string]*node{}}
+			dir.children[name] = next
+		case next.layer < layer:
+			next.inode, next.layer = impliedDir(), layer
+		}
+		dir = next
+	}
+	return dir
+}
+
+func impliedDir() *inode { return &inode{typeflag: tar.TypeDir, mode: 0o755} }
+
+// lookup returns the node at the path parts, or nil.
+func (t *fsTree) lookup(parts []string) *node {
+	n := &t.root
+	for _, name := range parts {
+		if !n.isDir() {
+			return nil
+		}
+		if n = n.children[name]; n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// hideBelow removes what layers below layer put under n, keeping what
+// layer itself put there.
+func (n *node) hideBelow(layer int) {
+	for name, c := range n.children {
+		if c.layer < layer {
+			delete(n.children, name)
+		} else if c.isDir() {
+			c.hideBelow(layer)
+		}
+	}
+}
+
+// walk calls fn for every path of the tree but the root, in lexical order,
+// a directory before what it holds.
+func (t *fsTree) walk(fn func(p string, n *node)) {
+	var visit func(prefix string, dir *node)
+	visit = func(prefix string, dir *node) {
+		names := make([]string, 0, len(dir.children))
+		for name := range dir.children {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			c := dir.children[name]
+			p := prefix + "/" + name
+			fn(p, c)
+			if c.isDir() {
+				visit(p, c)
+			}
+		}
+	}
+	visit("", &t.root)
+}
