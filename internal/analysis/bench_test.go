@@ -1,7 +1,9 @@
 package analysis
 
 import (
+	"archive/tar"
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -55,4 +57,39 @@ func BenchmarkAnalyze(b *testing.B) {
 	}
 	close(done)
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+}
+
+// BenchmarkWhiteouts applies a layer of n files in 100 directories and a
+// layer that whites out half of them: the cost must grow linearly with n.
+func BenchmarkWhiteouts(b *testing.B) {
+	for _, n := range []int{10_000, 40_000, 80_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			files := make([]*tar.Header, n)
+			whiteouts := make([]*tar.Header, n/2)
+			for i := range files {
+				files[i] = &tar.Header{Name: fmt.Sprintf("d%02d/f%06d", i%100, i), Typeflag: tar.TypeReg, Size: 1}
+			}
+			for i := range whiteouts {
+				whiteouts[i] = &tar.Header{Name: fmt.Sprintf("d%02d/.wh.f%06d", (2*i)%100, 2*i), Typeflag: tar.TypeReg}
+			}
+			for b.Loop() {
+				fs := newFSTree()
+				for _, h := range files {
+					if err := fs.apply(h, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, h := range whiteouts {
+					if err := fs.apply(h, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				left := 0
+				fs.walk(func(string, *node) { left++ })
+				if left != n-n/2+100 {
+					b.Fatalf("%d paths left, want %d", left, n-n/2+100)
+				}
+			}
+		})
+	}
 }
