@@ -30,7 +30,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/rastringer/docker_multistage/internal/dockertest"
+	"github.com/rastringer/docker_multistage/test/dockertest"
 	"github.com/rastringer/docker_multistage/internal/server"
 )
 

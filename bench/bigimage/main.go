@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/rastringer/docker_multistage/internal/imagetest"
+	"github.com/rastringer/docker_multistage/bench/imagegen"
 )
 
 func main() {
@@ -33,7 +33,7 @@ func write(mb int, out string) error {
 	var img v1.Image = empty.Image
 	for left := mb; left > 0; left -= layerMB {
 		files := min(left, layerMB) / fileMB
-		layer, err := imagetest.GeneratedLayer(max(files, 1), fileMB<<20)
+		layer, err := imagegen.Layer(max(files, 1), fileMB<<20)
 		if err != nil {
 			return err
 		}

@@ -11,9 +11,13 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/rastringer/docker_multistage/internal/analysis"
 	"github.com/rastringer/docker_multistage/internal/budget"
 	"github.com/rastringer/docker_multistage/internal/report"
+	"github.com/rastringer/docker_multistage/internal/size"
+	"github.com/rastringer/docker_multistage/internal/source"
 )
 
 // Exit statuses.
@@ -59,10 +63,12 @@ Flags:
 `
 
 type options struct {
-	format  string
-	largest int
-	rules   budget.Rules
-	images  []string
+	format   string
+	largest  int
+	platform *v1.Platform
+	exact    bool
+	rules    budget.Rules
+	images   []string
 }
 
 func parseOptions(args []string, stdout io.Writer) (*options, error) {
@@ -71,19 +77,37 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.format, "o", "table", "output `format`: "+strings.Join(report.Formats, ", "))
 	fs.IntVar(&o.largest, "largest", 5, "how many of the largest files to list per image")
+	fs.Func("platform", "pick this `os/arch[/variant]` from a multi-platform image (default: this machine's, then linux/amd64)", func(s string) (err error) {
+		o.platform, err = source.ParsePlatform(s)
+		return err
+	})
+	fs.BoolVar(&o.exact, "exact-compressed", false, "compute the compressed size of layers stored uncompressed exactly (gzip level 6) rather than estimate it within 2%")
 	fs.Func("max-size", "fail when an image's uncompressed `size` exceeds this (8MB, 6.5MiB)", func(s string) (err error) {
-		o.rules.MaxSize, err = budget.ParseSize(s)
+		o.rules.MaxSize, err = size.Parse(s)
 		return err
 	})
 	fs.Func("max-compressed-size", "fail when an image's compressed `size` exceeds this", func(s string) (err error) {
-		o.rules.MaxCompressedSize, err = budget.ParseSize(s)
+		o.rules.MaxCompressedSize, err = size.Parse(s)
 		return err
 	})
 	fs.Func("min-reduction", "fail when an image is not at least this much smaller than the baseline (`percent`, 95%)", func(s string) (err error) {
 		o.rules.MinReduction, err = budget.ParsePercent(s)
 		return err
 	})
-	fs.Func("forbid", "fail when an image has any of these `findings`: "+kindNames(), func(s string) (err error) {
+	fs.Func("min-efficiency", "fail when an image's efficiency, as dive computes it, is below this (`share`: 95% or 0.95)", func(s string) (err error) {
+		o.rules.MinEfficiency, err = budget.ParseFraction(s, false)
+		return err
+	})
+	fs.Func("max-wasted-bytes", "fail when an image wastes more than this `size`, as dive counts it", func(s string) (err error) {
+		o.rules.MaxWastedBytes, err = size.Parse(s)
+		return err
+	})
+	fs.Func("max-wasted-percent", "fail when an image wastes more than this `share` of its layers above the first, as dive counts it (10% or 0.1)", func(s string) (err error) {
+		f, err := budget.ParseFraction(s, true)
+		o.rules.MaxWastedPercent = 100 * f
+		return err
+	})
+	fs.Func("forbid", "fail when an image has any of these `findings`: "+analysis.KindNames(), func(s string) (err error) {
 		o.rules.Forbid, err = budget.ParseForbid(s)
 		return err
 	})
@@ -131,13 +155,6 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	return o, nil
 }
 
-func kindNames() string {
-	var names []string
-	for _, k := range analysis.Kinds {
-		names = append(names, string(k))
-	}
-	return strings.Join(names, ",")
-}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -162,7 +179,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	images := make([]*analysis.Image, 0, len(o.images))
 	for _, arg := range o.images {
-		img, err := analyse(ctx, arg, stdin, stderr, o.largest)
+		img, err := analyse(ctx, arg, stdin, stderr, o)
 		if err != nil {
 			return &exitError{exitUsage, err}
 		}
@@ -186,20 +203,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return nil
 }
 
-func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, largest int) (*analysis.Image, error) {
+func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, o *options) (*analysis.Image, error) {
 	p := newProgress(stderr, arg)
 	defer p.done()
-	opened, err := analysis.Open(ctx, arg, stdin)
+	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin})
 	if err != nil {
 		return nil, err
 	}
 	defer opened.Close()
-	compression := analysis.Computed
-	if opened.Source == analysis.SourceLayout {
+	// Stored sizes are exact and free. Otherwise the size is computed;
+	// exactly when asked, or when a budget gates on it.
+	compression := analysis.Estimated
+	switch {
+	case opened.StoredSizes:
 		compression = analysis.Stored
+	case o.exact || o.rules.MaxCompressedSize > 0:
+		compression = analysis.Computed
 	}
 	img, err := analysis.Analyze(ctx, opened.Image, analysis.Options{
-		Largest:     largest,
+		Largest:     o.largest,
 		Compression: compression,
 		Progress:    p.layer,
 	})
@@ -210,7 +232,7 @@ func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer,
 	if arg == "-" {
 		img.Name = "(stdin)"
 	}
-	img.Source = opened.Source
+	img.Source = opened.Transport
 	return img, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,8 +75,11 @@ type jsonDoc struct {
 	Images []struct {
 		Name   string
 		Source string
-		Size   struct{ Uncompressed, Compressed int64 }
-		Files  int
+		Size   struct {
+			Uncompressed, Compressed int64
+			CompressedSource         string `json:"compressed_source"`
+		}
+		Files int
 	}
 	Violations []struct{ Image, Rule string }
 }
@@ -91,29 +95,178 @@ func parse(t *testing.T, out string) jsonDoc {
 
 func TestSources(t *testing.T) {
 	img := it.Scratch(t)
-	tarPath := writeTarball(t, img, "example.com/scratch:1")
-	tarBytes, err := os.ReadFile(tarPath)
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "saved.tar")
+	it.DockerSave(t, saved, []string{"example.com/scratch:1"}, img)
+	savedBytes, err := os.ReadFile(saved)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := writeLayout(t, img)
+	gzipped := filepath.Join(dir, "saved.tar.gz")
+	writeGzip(t, gzipped, savedBytes)
+	kaniko := writeTarball(t, img, "example.com/scratch:1") // layers stored gzipped
+	layoutDir := writeLayout(t, img)
+	archive := filepath.Join(dir, "oci.tar")
+	it.TarDir(t, layoutDir, archive)
+	archiveBytes, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	r := imgcompare(t, tarBytes, "-o", "json", tarPath, dir, "-")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	doc := parse(t, r.stdout)
-	if len(doc.Images) != 3 {
-		t.Fatalf("%d images, want 3", len(doc.Images))
-	}
-	sources := []string{"tarball", "oci-layout", "tarball"}
-	for i, got := range doc.Images {
-		if got.Source != sources[i] || got.Size.Uncompressed != 300_000 || got.Files != 1 || got.Size.Compressed <= 0 {
-			t.Errorf("image %d (%s): %+v", i, got.Name, got)
+	for _, c := range []struct {
+		args        []string
+		stdin       []byte
+		source      string
+		compression string
+	}{
+		{[]string{saved}, nil, "docker-archive", "estimated"},
+		{[]string{"docker-archive:" + saved}, nil, "docker-archive", "estimated"},
+		{[]string{"--exact-compressed", saved}, nil, "docker-archive", "computed"},
+		{[]string{gzipped}, nil, "docker-archive", "estimated"},
+		{[]string{"-"}, savedBytes, "docker-archive", "estimated"},
+		{[]string{kaniko}, nil, "docker-archive", "stored"},
+		{[]string{layoutDir}, nil, "oci", "stored"},
+		{[]string{"oci:" + layoutDir}, nil, "oci", "stored"},
+		{[]string{archive}, nil, "oci-archive", "stored"},
+		{[]string{"oci-archive:" + archive}, nil, "oci-archive", "stored"},
+		{[]string{"-"}, archiveBytes, "oci-archive", "stored"},
+	} {
+		r := imgcompare(t, c.stdin, append([]string{"-o", "json"}, c.args...)...)
+		if r.code != 0 {
+			t.Errorf("%v: exit %d: %s", c.args, r.code, r.stderr)
+			continue
+		}
+		doc := parse(t, r.stdout)
+		got := doc.Images[0]
+		if got.Source != c.source || got.Size.CompressedSource != c.compression || got.Size.Uncompressed != 300_000 || got.Files != 1 || got.Size.Compressed <= 0 {
+			t.Errorf("%v: %+v, want source %s, compression %s", c.args, got, c.source, c.compression)
 		}
 	}
-	if doc.Images[2].Name != "(stdin)" {
-		t.Errorf("stdin image named %q", doc.Images[2].Name)
+}
+
+func writeGzip(t *testing.T, file string, b []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestManyImages picks one image from archives and layouts that hold
+// several, and lists them when the argument does not say which.
+func TestManyImages(t *testing.T) {
+	alpine, scratch := it.Alpine(t), it.Scratch(t)
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "two.tar")
+	it.DockerSave(t, saved, []string{"example.com/alpine:1", ""}, alpine, scratch)
+	scratchID, err := scratch.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	named := filepath.Join(dir, "layout")
+	p, err := layout.Write(named, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		img  v1.Image
+		name string
+	}{{alpine, "alpine"}, {scratch, "scratch"}} {
+		if err := p.AppendImage(c.img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": c.name})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scratchDigest, err := scratch.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		arg   string
+		files int // 0: an error listing the images is wanted
+	}{
+		{saved, 0},
+		{saved + ":example.com/alpine:1", 3},
+		{saved + ":@1", 1},
+		{saved + ":" + scratchID.String()[:19], 1},
+		{"docker-archive:" + saved + ":@0", 3},
+		{saved + ":example.com/nothere:1", 0},
+		{named, 0},
+		{named + ":scratch", 1},
+		{"oci:" + named + ":alpine", 3},
+		{named + ":" + scratchDigest.String(), 1},
+		{named + ":@0", 3},
+	} {
+		r := imgcompare(t, nil, "-o", "json", c.arg)
+		if c.files == 0 {
+			if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "@0") || !strings.Contains(r.stderr, "@1") {
+				t.Errorf("%s: exit %d, stderr %q; want 2 and a list of the images", c.arg, r.code, r.stderr)
+			}
+			continue
+		}
+		if r.code != 0 {
+			t.Errorf("%s: exit %d: %s", c.arg, r.code, r.stderr)
+			continue
+		}
+		if got := parse(t, r.stdout).Images[0].Files; got != c.files {
+			t.Errorf("%s: %d files, want %d", c.arg, got, c.files)
+		}
+	}
+}
+
+// TestPlatforms reads a multi-platform index, as docker buildx writes it.
+func TestPlatforms(t *testing.T) {
+	amd64 := it.Scratch(t)
+	arm64 := it.Image(t, v1.Config{}, it.By("COPY app", it.Layer(t, it.File("app", 1234))))
+	cf, err := arm64.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture = "arm64"
+	arm64, err = mutate.ConfigFile(arm64, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	dir := filepath.Join(t.TempDir(), "layout")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(index); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		arch string // "": an error listing the platforms is wanted
+	}{
+		{[]string{dir}, "amd64"},
+		{[]string{"--platform", "linux/arm64", dir}, "arm64"},
+		{[]string{"--platform", "linux/s390x", dir}, ""},
+	} {
+		r := imgcompare(t, nil, append([]string{"-o", "json"}, c.args...)...)
+		if c.arch == "" {
+			if r.code != 2 || !strings.Contains(r.stderr, "linux/amd64, linux/arm64") {
+				t.Errorf("%v: exit %d, stderr %q; want 2 listing the platforms", c.args, r.code, r.stderr)
+			}
+			continue
+		}
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, r.code, r.stderr)
+		}
+		var doc struct{ Images []struct{ Architecture string } }
+		json.Unmarshal([]byte(r.stdout), &doc)
+		if doc.Images[0].Architecture != c.arch {
+			t.Errorf("%v: %s, want %s", c.args, doc.Images[0].Architecture, c.arch)
+		}
 	}
 }
 
@@ -122,7 +275,7 @@ func TestFormats(t *testing.T) {
 	for format, want := range map[string]string{
 		"table":    "IMAGE ",
 		"markdown": "| Image |",
-		"json":     `"schema": "imgcompare/v1"`,
+		"json":     `"schema": "imgcompare/v2"`,
 		"svg":      "<svg ",
 	} {
 		r := imgcompare(t, nil, "-o", format, path)
@@ -158,6 +311,28 @@ func TestGates(t *testing.T) {
 	}
 	if !strings.Contains(fail.stdout, "IMAGE ") {
 		t.Error("the report is missing when a gate fails")
+	}
+}
+
+// TestWasteGates gates on dive's figures, for an image whose second layer
+// replaces a 1000-byte file and removes a directory.
+func TestWasteGates(t *testing.T) {
+	img := it.Image(t, v1.Config{User: "1000"},
+		it.By("ADD base", it.Layer(t, it.File("app", 1000), it.Dir("cache"), it.File("cache/a", 300), it.File("cache/b", 200))),
+		it.By("RUN update", it.Layer(t, it.File("app", 1200), it.Whiteout("", "cache"))),
+	)
+	path := writeTarball(t, img, "example.com/wasteful:1")
+	if r := imgcompare(t, nil, "--min-efficiency", "0.6", "--max-wasted-bytes", "3kB", "--max-wasted-percent", "200%", path); r.code != 0 {
+		t.Errorf("loose gates: exit %d: %s", r.code, r.stderr)
+	}
+	r := imgcompare(t, nil, "--min-efficiency", "90%", "--max-wasted-bytes", "1kB", "--max-wasted-percent", "0.5", path)
+	want := []string{
+		"imgcompare: budget: " + path + ": --min-efficiency: efficiency 62.5% is below 90%",
+		"imgcompare: budget: " + path + ": --max-wasted-bytes: wasted 2.20 kB (2200 bytes) exceeds 1.00 kB (1000 bytes)",
+		"imgcompare: budget: " + path + ": --max-wasted-percent: wasted 183.3% of the layers above the first exceeds 50%",
+	}
+	if r.code != 1 || strings.TrimSpace(r.stderr) != strings.Join(want, "\n") {
+		t.Errorf("tight gates: exit %d\n%s\nwant:\n%s", r.code, r.stderr, strings.Join(want, "\n"))
 	}
 }
 
@@ -201,6 +376,12 @@ func TestBadInput(t *testing.T) {
 		{"truncated tarball", []string{truncated}, truncated},
 		{"not an image directory", []string{emptyDir}, emptyDir},
 		{"missing file", []string{"./missing.tar"}, "missing.tar"},
+		{"missing bare tarball", []string{"missing.tar"}, "missing.tar: no such file or directory"},
+		{"missing absolute path", []string{"/nowhere/image"}, "/nowhere/image: no such file or directory"},
+		{"missing path that reads as a reference", []string{"nowhere/image"}, "nowhere/image: no such file or directory"},
+		{"missing layout with a transport", []string{"oci:/nowhere"}, "/nowhere: no such file or directory"},
+		{"bad platform", []string{"--platform", "linux", corrupt}, `invalid platform "linux"`},
+		{"bad efficiency", []string{"--min-efficiency", "150%", corrupt}, `invalid share "150%"`},
 		{"entry outside the root", []string{breakout}, `entry "../../etc/passwd": breakout`},
 		{"layer not matching its diff_id", []string{mismatch}, "layer 1 of 1 (sha256:abab"},
 		{"no image", nil, "no image given"},

@@ -10,7 +10,6 @@ package analysis
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,11 +17,10 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -30,7 +28,7 @@ import (
 // Image is what Analyze learns about one image.
 type Image struct {
 	Name   string // as the user named it
-	Source Source
+	Source string // where it was read from: a transport of package source
 	ID     string // the digest of the config, as docker images shows it
 
 	OS, Architecture, Variant string
@@ -47,15 +45,20 @@ type Image struct {
 	// length of its target. It is what docker image inspect reports as
 	// Size (with the overlay2 storage driver, Docker's default).
 	Size int64
-	// CompressedSize is the size of the layers gzip-compressed, as a
-	// registry stores them and a pull downloads them. See Compression.
+	// CompressedSize is the size of the layers compressed, as a registry
+	// stores them and a pull downloads them. Compression says how it was
+	// obtained, Formats how the layers are compressed (stored sizes may
+	// mix gzip, zstd and uncompressed layers; computed and estimated
+	// sizes are gzip).
 	CompressedSize int64
 	Compression    Compression
+	Formats        []string
 
 	Layers   []Layer
 	Files    int    // regular files in the final filesystem
 	Largest  []File // the largest of them, largest first
 	Findings []Finding
+	Waste    Waste
 }
 
 // Layer is one layer of an image, bottom first.
@@ -72,29 +75,6 @@ type File struct {
 	Path string
 	Size int64
 }
-
-// Source says where an image was read from.
-type Source string
-
-// The sources Open reads.
-const (
-	SourceDocker  Source = "docker"
-	SourceTarball Source = "tarball"
-	SourceLayout  Source = "oci-layout"
-)
-
-// Compression says how CompressedSize was obtained.
-type Compression string
-
-const (
-	// Computed: each layer was gzip-compressed here at Go's default level
-	// (6). Used for sources that keep layers uncompressed (the Docker
-	// engine, docker save).
-	Computed Compression = "gzip-computed"
-	// Stored: the sizes of the compressed blobs as the source stores
-	// them (an OCI layout), which are what a registry would hold.
-	Stored Compression = "stored"
-)
 
 // Options tune Analyze.
 type Options struct {
@@ -136,10 +116,11 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var compressed func() ([]int64, error)
-	if opts.Compression == Computed {
-		compressed = compressAll(ctx, layers, config.RootFS.DiffIDs)
+	if opts.Compression != Stored {
+		compressed = compressAll(ctx, layers, config.RootFS.DiffIDs, opts.Compression == Estimated)
 	}
 	fs := newFSTree()
+	waste := newWasteCounter()
 	for i, layer := range layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -147,12 +128,25 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(layers))
 		}
-		l, err := readLayer(layer, config.RootFS.DiffIDs[i], i, fs, opts.Compression)
+		l, err := readLayer(layer, config.RootFS.DiffIDs[i], i, fs, waste, opts.Compression)
 		if err != nil {
 			return nil, layerError(config.RootFS.DiffIDs, i, err)
 		}
 		l.CreatedBy = createdBy[i]
 		out.Layers = append(out.Layers, l)
+	}
+	if opts.Compression == Stored {
+		for _, layer := range layers {
+			mt, err := layer.MediaType()
+			if err != nil {
+				return nil, fmt.Errorf("reading a layer's media type: %w", err)
+			}
+			if f := format(mt); !slices.Contains(out.Formats, f) {
+				out.Formats = append(out.Formats, f)
+			}
+		}
+	} else {
+		out.Formats = []string{"gzip"}
 	}
 	if compressed != nil {
 		sizes, err := compressed()
@@ -186,6 +180,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	}
 	out.Largest = files
 	out.Findings = findings(fs, out)
+	out.Waste = waste.result(opts.Largest)
 	return out, nil
 }
 
@@ -231,18 +226,10 @@ func layerHistory(history []v1.History, layers int) []string {
 	return createdBy
 }
 
-// countingWriter counts what is written to it and keeps nothing.
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
-}
-
 // readLayer streams one layer: it sums its file sizes, applies its entries
 // and whiteouts to fs, and checks that the stream is the one the config
 // names (its diff_id), as Docker does before it uses a layer.
-func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, compression Compression) (Layer, error) {
+func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, compression Compression) (Layer, error) {
 	l := Layer{DiffID: diffID.String()}
 
 	rc, err := layer.Uncompressed()
@@ -281,10 +268,20 @@ func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, compressio
 		if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeLink) && !strings.HasPrefix(path.Base(h.Name), whiteoutPrefix) {
 			l.Files++
 		}
-		if err := fs.apply(h, index); err != nil {
+		parts, err := entryPath(h.Name)
+		if err != nil {
+			return l, err
+		}
+		var removed int64
+		if len(parts) > 0 && strings.HasPrefix(parts[len(parts)-1], whiteoutPrefix) {
+			removed = fs.removedSize(parts)
+		}
+		waste.entry(h, parts, index, removed)
+		if err := fs.applyAt(h, parts, index); err != nil {
 			return l, err
 		}
 	}
+	waste.endLayer()
 	// The end-of-archive blocks and any padding after them are part of
 	// the stream the diff_id names.
 	if _, err := io.Copy(io.Discard, stream); err != nil {
@@ -306,69 +303,3 @@ var ErrDiffID = errors.New("layer does not match its diff_id")
 func layerError(diffIDs []v1.Hash, i int, err error) error {
 	return fmt.Errorf("layer %d of %d (%s): %w", i+1, len(diffIDs), diffIDs[i], err)
 }
-
-// compressAll gzip-compresses every layer, as many at once as there are
-// CPUs, while the caller walks the layers' files: compression is the slow
-// part of an analysis. The returned function waits for the sizes.
-func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash) func() ([]int64, error) {
-	sizes := make([]int64, len(layers))
-	errs := make([]error, len(layers))
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, layer := range layers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
-			defer func() { <-slots }()
-			sizes[i], errs[i] = gzipSize(ctx, layer)
-		}()
-	}
-	return func() ([]int64, error) {
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				return nil, layerError(diffIDs, i, fmt.Errorf("compressing: %w", err))
-			}
-		}
-		return sizes, nil
-	}
-}
-
-// gzipSize is the size of the whole uncompressed layer stream, tar
-// padding included, gzip-compressed at the default level.
-func gzipSize(ctx context.Context, layer v1.Layer) (int64, error) {
-	rc, err := layer.Uncompressed()
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	var n countingWriter
-	gz := gzip.NewWriter(&n)
-	if _, err := io.Copy(gz, contextReader{ctx, rc}); err != nil {
-		return 0, err
-	}
-	if err := gz.Close(); err != nil {
-		return 0, err
-	}
-	return n.n, nil
-}
-
-// contextReader stops a copy once its context is done.
-type contextReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c contextReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-

@@ -224,11 +224,3 @@ func TestReduce(t *testing.T) {
 		t.Errorf("a larger image: %+v, want -100%%", r)
 	}
 }
-
-func TestFormatSize(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 6283426: "6.28 MB", 13041939: "13.0 MB", 366716192: "367 MB", 1_200_000_000: "1.20 GB"} {
-		if got := FormatSize(n); got != want {
-			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
-		}
-	}
-}

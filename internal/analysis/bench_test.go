@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	it "github.com/rastringer/docker_multistage/internal/imagetest"
+	"github.com/rastringer/docker_multistage/bench/imagegen"
 )
 
 // BenchmarkAnalyze reads a generated 256 MiB image, one layer of sixteen
@@ -20,7 +20,7 @@ import (
 // the peak Go heap, which must not grow with the image.
 func BenchmarkAnalyze(b *testing.B) {
 	const files, size = 16, 16 << 20
-	layer, err := it.GeneratedLayer(files, size)
+	layer, err := imagegen.Layer(files, size)
 	if err != nil {
 		b.Fatal(err)
 	}

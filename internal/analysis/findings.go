@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 )
 
 // Kind names a finding. The kinds are also the names --forbid takes.
@@ -22,6 +23,25 @@ const (
 
 // Kinds lists every kind, in the order reports show them.
 var Kinds = []Kind{Shell, PackageManager, Toolchain, Root, Setuid, WorldWritable}
+
+// KindNames lists the kinds, separated by commas.
+func KindNames() string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ",")
+}
+
+// ParseKind returns the kind of a name.
+func ParseKind(name string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == name {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown finding %q: want some of %s", name, strings.ReplaceAll(KindNames(), ",", ", "))
+}
 
 // Finding is something in an image that a production image should not
 // hold, with where it is.
@@ -148,32 +168,4 @@ func Reduce(baseline, size int64) Reduction {
 		r.Factor = float64(baseline) / float64(size)
 	}
 	return r
-}
-
-// FormatBytes formats a size in decimal units, as Docker does, with the exact
-// byte count beside it.
-func FormatBytes(n int64) string {
-	return fmt.Sprintf("%s (%d bytes)", FormatSize(n), n)
-}
-
-// FormatSize formats a size in decimal units with three significant digits:
-// 6.28 MB, 335 MB, 1.20 GB.
-func FormatSize(n int64) string {
-	f := float64(n)
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	i := 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	switch {
-	case i == 0:
-		return fmt.Sprintf("%d B", n)
-	case f >= 100:
-		return fmt.Sprintf("%.0f %s", f, units[i])
-	case f >= 10:
-		return fmt.Sprintf("%.1f %s", f, units[i])
-	default:
-		return fmt.Sprintf("%.2f %s", f, units[i])
-	}
 }

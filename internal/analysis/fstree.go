@@ -38,7 +38,8 @@ type inode struct {
 // node is one path of the merged filesystem.
 type node struct {
 	*inode
-	layer    int // the highest layer that has this path
+	own      int64 // the size its tar entry gives: 0 for a hard link
+	layer    int   // the highest layer that has this path
 	children map[string]*node
 }
 
@@ -89,6 +90,11 @@ func (t *fsTree) apply(h *tar.Header, layer int) error {
 	if err != nil {
 		return err
 	}
+	return t.applyAt(h, parts, layer)
+}
+
+// applyAt adds the entry h, whose path is parts, as entryPath gives it.
+func (t *fsTree) applyAt(h *tar.Header, parts []string, layer int) error {
 	if len(parts) == 0 {
 		if h.Typeflag == tar.TypeDir {
 			t.root.mode, t.root.layer = h.Mode, layer
@@ -130,7 +136,7 @@ func (t *fsTree) apply(h *tar.Header, layer int) error {
 		old.layer = layer
 		return nil
 	}
-	n := &node{inode: in, layer: layer}
+	n := &node{inode: in, own: h.Size, layer: layer}
 	if h.Typeflag == tar.TypeDir {
 		n.children = map[string]*node{}
 	}
@@ -172,6 +178,32 @@ func (t *fsTree) lookup(parts []string) *node {
 		}
 	}
 	return n
+}
+
+// removedSize is what a whiteout at parts removes, as dive counts it: the
+// sizes of everything under a directory, 0 for anything else.
+func (t *fsTree) removedSize(parts []string) int64 {
+	if len(parts) == 0 {
+		return 0
+	}
+	dir := t.lookup(parts[:len(parts)-1])
+	if dir == nil || !dir.isDir() {
+		return 0
+	}
+	target, ok := strings.CutPrefix(parts[len(parts)-1], whiteoutPrefix)
+	n := dir.children[target]
+	if !ok || n == nil || !n.isDir() {
+		return 0
+	}
+	var sum func(n *node) int64
+	sum = func(n *node) int64 {
+		total := n.own
+		for _, c := range n.children {
+			total += sum(c)
+		}
+		return total
+	}
+	return sum(n)
 }
 
 // hideBelow removes what layers below layer put under n, keeping what

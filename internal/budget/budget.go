@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
+	"github.com/rastringer/docker_multistage/internal/size"
 )
 
 // Rules is a budget. Zero values are rules not set.
@@ -19,11 +20,11 @@ type Rules struct {
 	MaxCompressedSize int64
 	MinReduction      float64 // percent, against the first image
 	Forbid            []analysis.Kind
-}
-
-// Set reports whether any rule is set.
-func (r Rules) Set() bool {
-	return r.MaxSize > 0 || r.MaxCompressedSize > 0 || r.MinReduction != 0 || len(r.Forbid) > 0
+	// dive's rules: lowestEfficiency, highestWastedBytes and
+	// highestUserWastedPercent.
+	MinEfficiency    float64 // a fraction, as dive gives it
+	MaxWastedBytes   int64
+	MaxWastedPercent float64 // percent of the bytes above the first layer
 }
 
 // Violation is one rule one image breaks.
@@ -53,11 +54,11 @@ func Check(images []*analysis.Image, r Rules) []Violation {
 	for _, img := range candidates {
 		if r.MaxSize > 0 && img.Size > r.MaxSize {
 			out = append(out, Violation{img.Name, "max-size",
-				fmt.Sprintf("uncompressed size %s exceeds %s", analysis.FormatBytes(img.Size), analysis.FormatBytes(r.MaxSize))})
+				fmt.Sprintf("uncompressed size %s exceeds %s", size.Exact(img.Size), size.Exact(r.MaxSize))})
 		}
 		if r.MaxCompressedSize > 0 && img.CompressedSize > r.MaxCompressedSize {
 			out = append(out, Violation{img.Name, "max-compressed-size",
-				fmt.Sprintf("compressed size %s exceeds %s", analysis.FormatBytes(img.CompressedSize), analysis.FormatBytes(r.MaxCompressedSize))})
+				fmt.Sprintf("compressed size %s exceeds %s", size.Exact(img.CompressedSize), size.Exact(r.MaxCompressedSize))})
 		}
 		if r.MinReduction != 0 && len(images) > 1 {
 			got := analysis.Reduce(images[0].Size, img.Size).Percent
@@ -65,6 +66,18 @@ func Check(images []*analysis.Image, r Rules) []Violation {
 				out = append(out, Violation{img.Name, "min-reduction",
 					fmt.Sprintf("%.2f%% smaller than %s, want at least %g%%", got, images[0].Name, r.MinReduction)})
 			}
+		}
+		if r.MinEfficiency > 0 && img.Waste.Efficiency < r.MinEfficiency {
+			out = append(out, Violation{img.Name, "min-efficiency",
+				fmt.Sprintf("efficiency %.4g%% is below %.4g%%", 100*img.Waste.Efficiency, 100*r.MinEfficiency)})
+		}
+		if r.MaxWastedBytes > 0 && img.Waste.WastedBytes > r.MaxWastedBytes {
+			out = append(out, Violation{img.Name, "max-wasted-bytes",
+				fmt.Sprintf("wasted %s exceeds %s", size.Exact(img.Waste.WastedBytes), size.Exact(r.MaxWastedBytes))})
+		}
+		if r.MaxWastedPercent > 0 && img.Waste.UserWastedPercent > r.MaxWastedPercent {
+			out = append(out, Violation{img.Name, "max-wasted-percent",
+				fmt.Sprintf("wasted %.4g%% of the layers above the first exceeds %.4g%%", img.Waste.UserWastedPercent, r.MaxWastedPercent)})
 		}
 		for _, k := range r.Forbid {
 			found := img.Of(k)
@@ -94,44 +107,27 @@ func describe(found []analysis.Finding) string {
 	return strings.Join(parts, ", ")
 }
 
-// Size units: decimal (kB, MB, GB) as Docker prints sizes, binary (KiB,
-// MiB, GiB) as memory is counted.
-var units = []struct {
-	suffix string
-	factor float64
-}{
-	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
-	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
-	{"k", 1e3}, {"m", 1e6}, {"g", 1e9}, {"t", 1e12},
-	{"b", 1},
-}
-
-// ParseSize parses a size such as 8MB, 6.5MiB, 512kB or 1048576.
-func ParseSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	factor := 1.0
-	for _, u := range units {
-		if strings.HasSuffix(t, u.suffix) {
-			t, factor = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.factor
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n <= 0 || math.IsInf(n, 0) || math.IsNaN(n) {
-		return 0, fmt.Errorf("invalid size %q: want a positive number with a unit such as 8MB or 6.5MiB", s)
-	}
-	bytes := n * factor
-	if bytes >= math.MaxInt64 {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
-	}
-	return int64(math.Round(bytes)), nil
-}
-
 // ParsePercent parses a percentage such as 95% or 98.5.
 func ParsePercent(s string) (float64, error) {
 	n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
 	if err != nil || n <= 0 || n >= 100 {
 		return 0, fmt.Errorf("invalid percentage %q: want a number between 0 and 100, such as 95%%", s)
+	}
+	return n, nil
+}
+
+// ParseFraction parses a share as a percentage (90%) or, as dive takes
+// it, a fraction (0.9), and returns the fraction. Above 100% is refused
+// unless overOne allows it (waste can exceed what the layers hold).
+func ParseFraction(s string, overOne bool) (float64, error) {
+	t := strings.TrimSpace(s)
+	percent := strings.HasSuffix(t, "%")
+	n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+	if percent {
+		n /= 100
+	}
+	if err != nil || n <= 0 || n > 1 && !(overOne && percent) || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("invalid share %q: want a percentage such as 90%% or a fraction such as 0.9", s)
 	}
 	return n, nil
 }
@@ -144,13 +140,9 @@ func ParseForbid(s string) ([]analysis.Kind, error) {
 		if name == "" {
 			continue
 		}
-		k, ok := kindNamed(name)
-		if !ok {
-			var names []string
-			for _, k := range analysis.Kinds {
-				names = append(names, string(k))
-			}
-			return nil, fmt.Errorf("unknown finding %q: want some of %s", name, strings.Join(names, ", "))
+		k, err := analysis.ParseKind(name)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, k)
 	}
@@ -158,13 +150,4 @@ func ParseForbid(s string) ([]analysis.Kind, error) {
 		return nil, errors.New("empty list of findings")
 	}
 	return out, nil
-}
-
-func kindNamed(name string) (analysis.Kind, bool) {
-	for _, k := range analysis.Kinds {
-		if string(k) == name {
-			return k, true
-		}
-	}
-	return "", false
 }

@@ -9,23 +9,6 @@ import (
 	it "github.com/rastringer/docker_multistage/internal/imagetest"
 )
 
-func TestParseSize(t *testing.T) {
-	good := map[string]int64{
-		"8MB": 8_000_000, "6.5MiB": 6_815_744, "6.5 MiB": 6_815_744, "512kB": 512_000, "512KiB": 524_288,
-		"1GB": 1_000_000_000, "1gib": 1 << 30, "1048576": 1 << 20, "100B": 100, "2m": 2_000_000,
-	}
-	for in, want := range good {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "MB", "-1MB", "0", "eight MB", "1XB", "NaN", "1e400"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q): no error", in)
-		}
-	}
-}
-
 func TestParsePercent(t *testing.T) {
 	for in, want := range map[string]float64{"95%": 95, "98.5": 98.5, " 90 % ": 90} {
 		if got, err := ParsePercent(in); err != nil || got != want {
@@ -110,5 +93,24 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseFraction(t *testing.T) {
+	for in, want := range map[string]float64{"90%": 0.9, "0.9": 0.9, "1": 1, " 5 % ": 0.05} {
+		if got, err := ParseFraction(in, false); err != nil || got != want {
+			t.Errorf("ParseFraction(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if got, err := ParseFraction("250%", true); err != nil || got != 2.5 {
+		t.Errorf("ParseFraction(250%%, over one) = %v, %v", got, err)
+	}
+	for _, in := range []string{"", "0", "-1%", "150%", "2", "x", "Inf%"} {
+		if _, err := ParseFraction(in, false); err == nil {
+			t.Errorf("ParseFraction(%q): no error", in)
+		}
+	}
+	if _, err := ParseFraction("2", true); err == nil {
+		t.Error("a fraction over 1 was taken")
 	}
 }

@@ -6,9 +6,11 @@ package imagetest
 import (
 	"archive/tar"
 	"bytes"
-	"fmt"
+	"encoding/json"
 	"io"
-	"math/rand/v2"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -173,39 +175,114 @@ func Scratch(t testing.TB) v1.Image {
 // By is the step that made layer with the command createdBy.
 func By(createdBy string, layer v1.Layer) Step { return Step{CreatedBy: createdBy, Layer: layer} }
 
-// GeneratedLayer is a layer of files files of fileSize bytes each, made
-// on the fly every time it is read, so a layer of gigabytes costs no
-// memory. The content is pseudo-random over a small alphabet, so it
-// compresses about as well as executables do.
-func GeneratedLayer(files int, fileSize int64) (v1.Layer, error) {
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		pr, pw := io.Pipe()
-		go func() {
-			pw.CloseWithError(writeGenerated(pw, files, fileSize))
-		}()
-		return pr, nil
-	})
-}
-
-func writeGenerated(w io.Writer, files int, fileSize int64) error {
-	tw := tar.NewWriter(w)
-	rng := rand.New(rand.NewPCG(1, 2))
-	chunk := make([]byte, 64<<10)
-	for i := range files {
-		h := &tar.Header{Name: fmt.Sprintf("data/file-%04d.bin", i), Mode: 0o644, Size: fileSize, Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
+// DockerSave writes images as docker save does: one tarball with
+// manifest.json, each config as <hex>.json and each layer uncompressed as
+// <diff_id hex>/layer.tar. tags[i] names images[i]; "" leaves it untagged.
+func DockerSave(t testing.TB, file string, tags []string, images ...v1.Image) {
+	t.Helper()
+	type entry struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	var manifest []entry
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	written := map[string]bool{}
+	add := func(name string, b []byte) {
+		if written[name] {
+			return
 		}
-		for left := fileSize; left > 0; {
-			n := min(left, int64(len(chunk)))
-			for j := range chunk[:n] {
-				chunk[j] = "abcdefghijklmnop"[rng.IntN(16)]
-			}
-			if _, err := tw.Write(chunk[:n]); err != nil {
-				return err
-			}
-			left -= n
+		written[name] = true
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(b); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return tw.Close()
+	for i, img := range images {
+		raw, err := img.RawConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digest, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := entry{Config: digest.Hex + ".json"}
+		if tags[i] != "" {
+			e.RepoTags = []string{tags[i]}
+		}
+		add(e.Config, raw)
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			diffID, err := l.DiffID()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := diffID.Hex + "/layer.tar"
+			add(name, b)
+			e.Layers = append(e.Layers, name)
+		}
+		manifest = append(manifest, e)
+	}
+	m, err := json.Marshal(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("manifest.json", m)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TarDir writes the files under dir as a tar archive, as an OCI archive
+// holds a layout.
+func TarDir(t testing.TB, dir, file string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err = tw.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

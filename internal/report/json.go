@@ -10,7 +10,13 @@ import (
 
 // SchemaVersion names the JSON schema. It changes only when a field is
 // removed or changes meaning; new fields may be added within a version.
-const SchemaVersion = "imgcompare/v1"
+//
+// v2: source names a transport (docker-daemon, docker-archive, oci-archive,
+// oci); size says where the compressed size comes from
+// (compressed_source: stored, computed or estimated) and its formats; a
+// compressed reduction says whether it compares sizes of the same source;
+// waste holds dive's figures.
+const SchemaVersion = "imgcompare/v2"
 
 // The JSON document. These types are the contract with users' scripts:
 // they are kept apart from the analysis types, which may change freely.
@@ -34,23 +40,47 @@ type jsonImage struct {
 	Largest      []jsonFile     `json:"largest_files"`
 	Config       jsonConfig     `json:"config"`
 	Findings     []jsonFinding  `json:"findings"`
+	Waste        jsonWaste      `json:"waste"`
+}
+
+type jsonWaste struct {
+	Efficiency        float64          `json:"efficiency"`
+	WastedBytes       int64            `json:"wasted_bytes"`
+	UserSize          int64            `json:"user_size"`
+	UserWastedPercent float64          `json:"user_wasted_percent"`
+	Paths             []jsonWastedPath `json:"wasted_paths"`
+}
+
+type jsonWastedPath struct {
+	Path       string `json:"path"`
+	References int    `json:"references"`
+	Size       int64  `json:"size"`
 }
 
 type jsonSize struct {
-	Uncompressed      int64  `json:"uncompressed"`
-	Compressed        int64  `json:"compressed"`
-	CompressionMethod string `json:"compression_method"`
+	Uncompressed     int64    `json:"uncompressed"`
+	Compressed       int64    `json:"compressed"`
+	CompressedSource string   `json:"compressed_source"`
+	Formats          []string `json:"compression_formats"`
 }
 
 type jsonReduction struct {
-	Baseline     string      `json:"baseline"`
-	Uncompressed jsonPercent `json:"uncompressed"`
-	Compressed   jsonPercent `json:"compressed"`
+	Baseline     string            `json:"baseline"`
+	Uncompressed jsonPercent       `json:"uncompressed"`
+	Compressed   jsonCompressedCut `json:"compressed"`
 }
 
 type jsonPercent struct {
 	Percent float64 `json:"percent"`
 	Factor  float64 `json:"factor"`
+}
+
+type jsonCompressedCut struct {
+	Percent float64 `json:"percent"`
+	Factor  float64 `json:"factor"`
+	// SameSource is false when the two compressed sizes were obtained
+	// differently (stored against estimated, say): not like for like.
+	SameSource bool `json:"same_source"`
 }
 
 type jsonLayer struct {
@@ -94,7 +124,7 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 		j := jsonImage{
 			Name: img.Name, Source: string(img.Source), ID: img.ID,
 			OS: img.OS, Architecture: img.Architecture, Variant: img.Variant,
-			Size:     jsonSize{img.Size, img.CompressedSize, string(img.Compression)},
+			Size:     jsonSize{img.Size, img.CompressedSize, string(img.Compression), nonNil(img.Formats)},
 			Layers:   []jsonLayer{},
 			Files:    img.Files,
 			Largest:  []jsonFile{},
@@ -108,7 +138,7 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 		if i > 0 {
 			u := analysis.Reduce(images[0].Size, img.Size)
 			c := analysis.Reduce(images[0].CompressedSize, img.CompressedSize)
-			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonPercent(c)}
+			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonCompressedCut{c.Percent, c.Factor, sameSource(images[0], img)}}
 		}
 		for _, l := range img.Layers {
 			j.Layers = append(j.Layers, jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy})
@@ -118,6 +148,10 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 		}
 		for _, f := range img.Findings {
 			j.Findings = append(j.Findings, jsonFinding{string(f.Kind), f.Path, f.Detail})
+		}
+		j.Waste = jsonWaste{img.Waste.Efficiency, img.Waste.WastedBytes, img.Waste.UserSize, img.Waste.UserWastedPercent, []jsonWastedPath{}}
+		for _, p := range img.Waste.Paths {
+			j.Waste.Paths = append(j.Waste.Paths, jsonWastedPath(p))
 		}
 		doc.Images = append(doc.Images, j)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
 	"github.com/rastringer/docker_multistage/internal/budget"
+	"github.com/rastringer/docker_multistage/internal/size"
 )
 
 // Formats lists the output formats, for -o.
@@ -32,8 +33,9 @@ func Write(w io.Writer, format string, images []*analysis.Image, violations []bu
 	return fmt.Errorf("unknown format %q: want one of %s", format, strings.Join(Formats, ", "))
 }
 
-// reduction formats an image's reduction against the baseline, or "" for
-// the baseline itself.
+// reduction formats an image's reduction against the baseline, or
+// "baseline" for the baseline itself. A compressed reduction between sizes
+// obtained differently is marked with a *.
 func reduction(images []*analysis.Image, i int, compressed bool) string {
 	if i == 0 {
 		return "baseline"
@@ -43,7 +45,41 @@ func reduction(images []*analysis.Image, i int, compressed bool) string {
 		base, size = images[0].CompressedSize, images[i].CompressedSize
 	}
 	r := analysis.Reduce(base, size)
-	return fmt.Sprintf("%.1f%% (%.1fx)", r.Percent, r.Factor)
+	mark := ""
+	if compressed && !sameSource(images[0], images[i]) {
+		mark = "*"
+	}
+	return fmt.Sprintf("%.1f%% (%.1fx)%s", r.Percent, r.Factor, mark)
+}
+
+// sameSource reports whether two images' compressed sizes were obtained
+// the same way, so that comparing them is like for like.
+func sameSource(a, b *analysis.Image) bool {
+	return a.Compression == b.Compression && strings.Join(a.Formats, ",") == strings.Join(b.Formats, ",")
+}
+
+// compression says how an image's compressed size was obtained: estimated
+// gzip, computed gzip, stored zstd…
+func compression(img *analysis.Image) string {
+	return string(img.Compression) + " " + strings.Join(img.Formats, "+")
+}
+
+// mixedNote explains the * of a compressed reduction, when one is shown.
+func mixedNote(images []*analysis.Image) string {
+	for _, img := range images[min(1, len(images)):] {
+		if !sameSource(images[0], img) {
+			return "* compressed sizes obtained differently (see COMPRESSION): not like for like."
+		}
+	}
+	return ""
+}
+
+// compressionNote says what the compression origins mean.
+const compressionNote = "COMPRESSION: stored = the layer sizes the source holds, as a registry does; computed = gzip level 6 here, " +
+	"as docker push compresses; estimated = the computed size estimated within 2% (--exact-compressed computes it)."
+
+func efficiency(img *analysis.Image) string {
+	return fmt.Sprintf("%.2f%%", 100*img.Waste.Efficiency)
 }
 
 func platform(img *analysis.Image) string {
@@ -85,12 +121,12 @@ func command(img *analysis.Image) string {
 // layers, largest files and findings.
 func Table(w io.Writer, images []*analysis.Image) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tSIZE\tREDUCTION\tCOMPRESSED\tREDUCTION\tLAYERS\tFILES\tUSER\tSHELL\tPKG MANAGER\tTOOLCHAIN")
+	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tSIZE\tREDUCTION\tCOMPRESSED\tCOMPRESSION\tREDUCTION\tLAYERS\tFILES\tEFFICIENCY\tWASTED\tUSER\tSHELL\tPKG MANAGER\tTOOLCHAIN")
 	for i, img := range images {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
-			img.Name, platform(img), analysis.FormatSize(img.Size), reduction(images, i, false),
-			analysis.FormatSize(img.CompressedSize), reduction(images, i, true),
-			len(img.Layers), img.Files, user(img),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			img.Name, platform(img), size.Format(img.Size), reduction(images, i, false),
+			size.Format(img.CompressedSize), compression(img), reduction(images, i, true),
+			len(img.Layers), img.Files, efficiency(img), size.Format(img.Waste.WastedBytes), user(img),
 			yesOrNo(img.Has(analysis.Shell)), yesOrNo(img.Has(analysis.PackageManager)), yesOrNo(img.Has(analysis.Toolchain)))
 	}
 	if err := tw.Flush(); err != nil {
@@ -98,23 +134,36 @@ func Table(w io.Writer, images []*analysis.Image) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "SIZE is uncompressed, as docker images shows it; COMPRESSED is what a registry stores and a pull downloads.")
+	fmt.Fprintln(w, compressionNote)
+	if note := mixedNote(images); note != "" {
+		fmt.Fprintln(w, note)
+	}
+	fmt.Fprintln(w, "EFFICIENCY and WASTED are dive's: bytes of files that later layers replace or remove.")
 	fmt.Fprintln(w, "kB, MB, GB are powers of 1000.")
 
 	for _, img := range images {
 		fmt.Fprintf(w, "\n%s  (%s, %s, %s)\n", img.Name, img.Source, platform(img), shortID(img.ID))
-		fmt.Fprintf(w, "  size %s, compressed %s (%s)\n", analysis.FormatBytes(img.Size), analysis.FormatBytes(img.CompressedSize), img.Compression)
+		fmt.Fprintf(w, "  size %s, compressed %s (%s)\n", size.Exact(img.Size), size.Exact(img.CompressedSize), compression(img))
+		fmt.Fprintf(w, "  efficiency %s, wasted %s, %.2f%% of the layers above the first\n",
+			efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
 		fmt.Fprintf(w, "  user %s, command %q, ports %s, healthcheck %s\n",
 			user(img), command(img), orNone(strings.Join(img.Ports, " ")), orNone(strings.Join(img.Healthcheck, " ")))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "  LAYER\tSIZE\tCOMPRESSED\tFILES\t  CREATED BY")
 		for i, l := range img.Layers {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t  %s\n", i+1, analysis.FormatSize(l.Size), analysis.FormatSize(l.CompressedSize), l.Files, truncate(l.CreatedBy, 70))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t  %s\n", i+1, size.Format(l.Size), size.Format(l.CompressedSize), l.Files, truncate(l.CreatedBy, 70))
 		}
 		tw.Flush()
 		if len(img.Largest) > 0 {
 			fmt.Fprintln(w, "  largest files:")
 			for _, f := range img.Largest {
-				fmt.Fprintf(w, "    %9s  %s\n", analysis.FormatSize(f.Size), f.Path)
+				fmt.Fprintf(w, "    %9s  %s\n", size.Format(f.Size), f.Path)
+			}
+		}
+		if len(img.Waste.Paths) > 0 {
+			fmt.Fprintln(w, "  most wasted paths:")
+			for _, p := range img.Waste.Paths {
+				fmt.Fprintf(w, "    %9s  %d refs  %s\n", size.Format(p.Size), p.References, p.Path)
 			}
 		}
 		writeFindings(w, img, "  ")
@@ -184,16 +233,23 @@ func truncate(s string, n int) string {
 
 // Markdown writes the comparison as GitHub-flavoured markdown tables.
 func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violation) error {
-	fmt.Fprintln(w, "| Image | Architecture | Os | Size (bytes) | Size | Reduction | Compressed | Reduction | Layers | Files | User | Shell | Package manager | Toolchain |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
+	fmt.Fprintln(w, "| Image | Architecture | Os | Size (bytes) | Size | Reduction | Compressed | Compression | Reduction | Layers | Files | Efficiency | Wasted | User | Shell | Package manager | Toolchain |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|---|")
 	for i, img := range images {
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n",
-			mdCode(img.Name), img.Architecture, img.OS, img.Size, analysis.FormatSize(img.Size), reduction(images, i, false),
-			analysis.FormatSize(img.CompressedSize), reduction(images, i, true), len(img.Layers), img.Files,
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s |\n",
+			mdCode(img.Name), img.Architecture, img.OS, img.Size, size.Format(img.Size), reduction(images, i, false),
+			size.Format(img.CompressedSize), compression(img), mdEscape(reduction(images, i, true)), len(img.Layers), img.Files,
+			efficiency(img), size.Format(img.Waste.WastedBytes),
 			mdEscape(user(img)), mdEscape(yesNo(img, analysis.Shell)), mdEscape(yesNo(img, analysis.PackageManager)), mdEscape(yesNo(img, analysis.Toolchain)))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Size is uncompressed, as `docker image inspect` reports it; compressed is each layer gzip-compressed, what a registry stores and a pull downloads. kB, MB, GB are powers of 1000.")
+	fmt.Fprintln(w, "Size is uncompressed, as `docker image inspect` reports it; compressed is what a registry stores and a pull downloads. "+
+		"Compression: stored = the layer sizes the source holds, as a registry does; computed = gzip level 6 here, as docker push compresses; "+
+		"estimated = the computed size estimated within 2%. Efficiency and wasted are dive's. kB, MB, GB are powers of 1000.")
+	if note := mixedNote(images); note != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, mdEscape(note))
+	}
 	for _, img := range images {
 		fmt.Fprintf(w, "\n### `%s`\n\n", strings.ReplaceAll(img.Name, "`", "'"))
 		fmt.Fprintf(w, "%s image, %s, user %s, command `%s`, ports %s, healthcheck %s.\n\n",
@@ -201,7 +257,18 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Created by |")
 		fmt.Fprintln(w, "|---:|---:|---:|---:|---|")
 		for i, l := range img.Layers {
-			fmt.Fprintf(w, "| %d | %s | %s | %d | %s |\n", i+1, analysis.FormatSize(l.Size), analysis.FormatSize(l.CompressedSize), l.Files, mdCode(truncate(l.CreatedBy, 90)))
+			fmt.Fprintf(w, "| %d | %s | %s | %d | %s |\n", i+1, size.Format(l.Size), size.Format(l.CompressedSize), l.Files, mdCode(truncate(l.CreatedBy, 90)))
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Efficiency %s, wasted %s (%.2f%% of the layers above the first).\n",
+			efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
+		if len(img.Waste.Paths) > 0 {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "| Wasted | References | Path |")
+			fmt.Fprintln(w, "|---:|---:|---|")
+			for _, p := range img.Waste.Paths {
+				fmt.Fprintf(w, "| %s | %d | %s |\n", size.Format(p.Size), p.References, mdCode(p.Path))
+			}
 		}
 		fmt.Fprintln(w)
 		var b strings.Builder

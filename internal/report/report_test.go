@@ -29,16 +29,30 @@ func fixture(t *testing.T) ([]*analysis.Image, []budget.Violation) {
 	for _, c := range []struct {
 		name string
 		img  v1.Image
-	}{{"alpine-like:1", it.Alpine(t)}, {"scratch|app", it.Scratch(t)}} {
-		a, err := analysis.Analyze(context.Background(), c.img, analysis.Options{Largest: 3, Compression: analysis.Computed})
+		how  analysis.Compression
+	}{
+		{"alpine-like:1", it.Alpine(t), analysis.Computed},
+		{"scratch|app", it.Scratch(t), analysis.Computed},
+		{"wasteful:1", wasteful(t), analysis.Stored},
+	} {
+		a, err := analysis.Analyze(context.Background(), c.img, analysis.Options{Largest: 3, Compression: c.how})
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.Name, a.Source = c.name, analysis.SourceTarball
+		a.Name, a.Source = c.name, "docker-archive"
 		images = append(images, a)
 	}
 	violations := budget.Check(images, budget.Rules{MaxSize: 250_000, Forbid: []analysis.Kind{analysis.Shell}})
 	return images, violations
+}
+
+// wasteful replaces a file and removes a directory in its second layer:
+// dive counts both as wasted.
+func wasteful(t *testing.T) v1.Image {
+	return it.Image(t, v1.Config{User: "1000"},
+		it.By("ADD base", it.Layer(t, it.File("app", 1000), it.Dir("cache"), it.File("cache/a", 300), it.File("cache/b", 200))),
+		it.By("RUN update", it.Layer(t, it.File("app", 1200), it.Whiteout("", "cache"))),
+	)
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -77,7 +91,7 @@ func TestMarkdown(t *testing.T) {
 	golden(t, "markdown.golden", out.Bytes())
 	// A | in an image name must not break the table.
 	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.HasPrefix(line, "| `scratch") && strings.Count(line, " | ") != 13 {
+		if strings.HasPrefix(line, "| `scratch") && strings.Count(line, " | ") != 16 {
 			t.Errorf("row has the wrong number of cells: %s", line)
 		}
 	}
@@ -122,7 +136,13 @@ func TestJSON(t *testing.T) {
 			Name string
 			Size struct {
 				Uncompressed, Compressed int64
-				CompressionMethod        string `json:"compression_method"`
+				CompressedSource         string   `json:"compressed_source"`
+				Formats                  []string `json:"compression_formats"`
+			}
+			Waste struct {
+				Efficiency  float64
+				WastedBytes int64 `json:"wasted_bytes"`
+				Paths       []any `json:"wasted_paths"`
 			}
 			Reduction *struct {
 				Baseline     string
@@ -150,7 +170,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out.String())
 	}
-	if doc.Schema != "imgcompare/v1" || len(doc.Images) != 2 {
+	if doc.Schema != "imgcompare/v2" || len(doc.Images) != 3 {
 		t.Fatalf("schema %q with %d images", doc.Schema, len(doc.Images))
 	}
 	base, scratch := doc.Images[0], doc.Images[1]
@@ -163,7 +183,7 @@ func TestJSON(t *testing.T) {
 	if got := scratch.Reduction.Uncompressed.Factor; got < 2.9 || got > 3 {
 		t.Errorf("reduction factor = %v, want 880007/300000", got)
 	}
-	if base.Size.Uncompressed != 880_007 || scratch.Size.Uncompressed != 300_000 || scratch.Size.CompressionMethod != "gzip-computed" {
+	if base.Size.Uncompressed != 880_007 || scratch.Size.Uncompressed != 300_000 || scratch.Size.CompressedSource != "computed" || strings.Join(scratch.Size.Formats, ",") != "gzip" {
 		t.Errorf("sizes = %+v, %+v", base.Size, scratch.Size)
 	}
 	if len(scratch.Layers) != 1 || !strings.HasPrefix(scratch.Layers[0].DiffID, "sha256:") || scratch.Layers[0].CreatedBy != "COPY /out/app /app" {
@@ -174,6 +194,9 @@ func TestJSON(t *testing.T) {
 	}
 	if len(base.Findings) == 0 || len(scratch.Findings) != 0 {
 		t.Errorf("findings = %v, %v", base.Findings, scratch.Findings)
+	}
+	if scratch.Waste.Efficiency != 1 || scratch.Waste.WastedBytes != 0 || scratch.Waste.Paths == nil {
+		t.Errorf("waste = %+v, want an efficient image with an empty list", scratch.Waste)
 	}
 	if len(doc.Violations) != 1 || doc.Violations[0].Image != "scratch|app" || doc.Violations[0].Rule != "max-size" {
 		t.Errorf("violations = %+v", doc.Violations)

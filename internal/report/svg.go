@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
+	"github.com/rastringer/docker_multistage/internal/size"
 )
 
 // SVG layout, in pixels.
@@ -50,6 +51,7 @@ func SVG(w io.Writer, images []*analysis.Image) error {
 			r := analysis.Reduce(images[0].Size, img.Size)
 			note = fmt.Sprintf("%.1f%% smaller (%.0fx)", r.Percent, r.Factor)
 		}
+		note += "; compressed: " + compression(img) + "; efficiency " + efficiency(img)
 		fmt.Fprintf(w, `<text class="muted" x="16" y="%d">%s</text>`+"\n", y+32, html.EscapeString(note))
 		bar(w, "u", y, img.Size, largest)
 		bar(w, "c", y+svgBarHeight+2, img.CompressedSize, largest)
@@ -58,8 +60,8 @@ func SVG(w io.Writer, images []*analysis.Image) error {
 	return err
 }
 
-func bar(w io.Writer, class string, y int, size, largest int64) {
-	width := max(2, int(float64(svgBarMax)*float64(size)/float64(largest)+0.5))
+func bar(w io.Writer, class string, y int, n, largest int64) {
+	width := max(2, int(float64(svgBarMax)*float64(n)/float64(largest)+0.5))
 	fmt.Fprintf(w, `<rect class="%s" x="%d" y="%d" width="%d" height="%d" rx="3"/>`, class, svgLabelW, y, width, svgBarHeight)
-	fmt.Fprintf(w, `<text x="%d" y="%d">%s</text>`+"\n", svgLabelW+width+8, y+14, html.EscapeString(analysis.FormatSize(size)))
+	fmt.Fprintf(w, `<text x="%d" y="%d">%s</text>`+"\n", svgLabelW+width+8, y+14, html.EscapeString(size.Format(n)))
 }

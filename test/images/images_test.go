@@ -21,7 +21,8 @@ import (
 	"time"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
-	"github.com/rastringer/docker_multistage/internal/dockertest"
+	"github.com/rastringer/docker_multistage/internal/source"
+	"github.com/rastringer/docker_multistage/test/dockertest"
 )
 
 // runContainer starts image in the background on the host network with
@@ -115,7 +116,7 @@ func TestSizes(t *testing.T) {
 // analyse reads a local image with imgcompare's analysis.
 func analyse(t *testing.T, image string) *analysis.Image {
 	t.Helper()
-	opened, err := analysis.Open(context.Background(), image, nil)
+	opened, err := source.Open(context.Background(), "docker-daemon:"+image, source.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

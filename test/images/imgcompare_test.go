@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rastringer/docker_multistage/internal/dockertest"
+	"github.com/rastringer/docker_multistage/test/dockertest"
 )
 
 // imgcompare builds the CLI and runs it, returning stdout, stderr and the

@@ -1,0 +1,266 @@
+package source
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// archiveKind tells a docker save tarball (manifest.json) from an OCI
+// archive (index.json and oci-layout) by the names it holds.
+func archiveKind(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("not a tar archive: %w", err)
+		}
+		names[path.Clean(h.Name)] = true
+	}
+	switch {
+	case names["manifest.json"]:
+		return Archive, nil
+	case names["index.json"] && names["oci-layout"]:
+		return OCIArchive, nil
+	}
+	return "", errors.New("neither a docker save tarball (no manifest.json) nor an OCI archive (no index.json and oci-layout)")
+}
+
+// openArchive reads a docker save tarball. The layers are stored
+// compressed when the tarball holds them so (kaniko and crane write gzipped
+// layers; docker save does not).
+func openArchive(file, ref string) (*Image, error) {
+	img, stored, err := openArchiveImage(file, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Image: img, Transport: Archive, StoredSizes: stored, Close: noop}, nil
+}
+
+func openArchiveImage(file, ref string) (_ v1.Image, stored bool, _ error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(file) }
+	manifest, err := tarball.LoadManifest(opener)
+	if err != nil {
+		return nil, false, err
+	}
+	i, err := pickArchiveEntry(manifest, ref)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(manifest) > 1 {
+		opener = onlyEntry(opener, manifest[i])
+	}
+	img, err := tarball.Image(opener, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(manifest[i].Layers) > 0 {
+		stored, err = layerCompressed(file, manifest[i].Layers[0])
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	return img, stored, nil
+}
+
+// pickArchiveEntry picks the image ref names: its only one, a tag, a
+// config digest, or @N.
+func pickArchiveEntry(m tarball.Manifest, ref string) (int, error) {
+	if len(m) == 0 {
+		return 0, errors.New("it holds no image")
+	}
+	if ref == "" {
+		if len(m) == 1 {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("it holds %d images; name one as PATH:REF: %s", len(m), listArchive(m))
+	}
+	if n, ok := position(ref, len(m)); ok {
+		return n, nil
+	}
+	var found []int
+	for i, d := range m {
+		if strings.HasPrefix(ref, "sha256:") && strings.Contains(d.Config, strings.TrimPrefix(ref, "sha256:")) {
+			found = append(found, i)
+			continue
+		}
+		want, err := name.NewTag(ref)
+		if err != nil {
+			continue
+		}
+		for _, t := range d.RepoTags {
+			if got, err := name.NewTag(t); err == nil && got.Name() == want.Name() {
+				found = append(found, i)
+				break
+			}
+		}
+	}
+	if len(found) != 1 {
+		return 0, fmt.Errorf("%d images match %q; it holds: %s", len(found), ref, listArchive(m))
+	}
+	return found[0], nil
+}
+
+// position reads @N.
+func position(ref string, count int) (int, bool) {
+	s, ok := strings.CutPrefix(ref, "@")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n >= count {
+		return 0, false
+	}
+	return n, true
+}
+
+func listArchive(m tarball.Manifest) string {
+	var parts []string
+	for i, d := range m {
+		tags := strings.Join(d.RepoTags, ", ")
+		if tags == "" {
+			tags = "untagged, config " + shortConfig(d.Config)
+		}
+		parts = append(parts, fmt.Sprintf("@%d %s", i, tags))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func shortConfig(config string) string {
+	hex := strings.TrimSuffix(path.Base(config), ".json")
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	return "sha256:" + hex
+}
+
+// onlyEntry presents the tarball with a manifest.json that lists only d,
+// so go-containerregistry reads that image whether or not it is tagged.
+func onlyEntry(opener tarball.Opener, d tarball.Descriptor) tarball.Opener {
+	return func() (io.ReadCloser, error) {
+		src, err := opener()
+		if err != nil {
+			return nil, err
+		}
+		manifest, err := json.Marshal(tarball.Manifest{d})
+		if err != nil {
+			src.Close()
+			return nil, err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			defer src.Close()
+			pw.CloseWithError(rewriteManifest(src, pw, manifest))
+		}()
+		return pr, nil
+	}
+}
+
+func rewriteManifest(src io.Reader, dst io.Writer, manifest []byte) error {
+	tr := tar.NewReader(src)
+	tw := tar.NewWriter(dst)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return tw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		var body io.Reader = tr
+		if path.Clean(h.Name) == "manifest.json" {
+			h.Size, body = int64(len(manifest)), bytes.NewReader(manifest)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, body); err != nil {
+			return err
+		}
+	}
+}
+
+// layerCompressed reports whether the layer file in the tarball is
+// compressed, as go-containerregistry decides it: by the first layer.
+func layerCompressed(file, layer string) (bool, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return false, fmt.Errorf("layer %s is not in the tarball", layer)
+		}
+		if err != nil {
+			return false, err
+		}
+		if path.Clean(h.Name) != path.Clean(layer) {
+			continue
+		}
+		head, err := bufio.NewReader(tr).Peek(4)
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+		return bytes.HasPrefix(head, gzipMagic) || bytes.HasPrefix(head, zstdMagic), nil
+	}
+}
+
+func startsWith(file string, magic []byte) (bool, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, len(magic))
+	n, _ := io.ReadFull(f, head)
+	return bytes.Equal(head[:n], magic), nil
+}
+
+// gunzip writes the decompressed file to a temporary file.
+func gunzip(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return "", err
+	}
+	defer zr.Close()
+	out, err := spool(zr)
+	if err != nil {
+		return "", fmt.Errorf("decompressing: %w", err)
+	}
+	return out, nil
+}

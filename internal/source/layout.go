@@ -1,0 +1,162 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// refNameAnnotation names an image in an OCI layout's index, as
+// containers/image and BuildKit write it.
+const refNameAnnotation = "org.opencontainers.image.ref.name"
+
+// openLayout reads an OCI image layout directory. Its blobs are stored
+// as a registry would hold them.
+func openLayout(dir, ref string, platform *v1.Platform) (*Image, error) {
+	index, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	img, err := pickImage(index, ref, platform)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Image: img, Transport: OCILayout, StoredSizes: true, Close: noop}, nil
+}
+
+// pickImage picks one image from an index: the one ref names (a
+// ref.name annotation, a digest or @N), its only one, or the one for the
+// platform; an index it picks is searched the same way, by platform.
+func pickImage(index v1.ImageIndex, ref string, platform *v1.Platform) (v1.Image, error) {
+	m, err := index.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	entries := m.Manifests
+	if len(entries) == 0 {
+		return nil, errors.New("it holds no image")
+	}
+	var pick v1.Descriptor
+	switch {
+	case ref != "":
+		found, err := byRef(entries, ref)
+		if err != nil {
+			return nil, err
+		}
+		pick = found
+	case len(entries) == 1:
+		pick = entries[0]
+	case hasPlatforms(entries):
+		found, err := byPlatform(entries, platform)
+		if err != nil {
+			return nil, err
+		}
+		pick = found
+	default:
+		return nil, fmt.Errorf("it holds %d images; name one as PATH:REF: %s", len(entries), listEntries(entries))
+	}
+	if pick.MediaType.IsIndex() {
+		child, err := index.ImageIndex(pick.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return pickImage(child, "", platform)
+	}
+	if !pick.MediaType.IsImage() {
+		return nil, fmt.Errorf("%s is a %s, not an image", pick.Digest, pick.MediaType)
+	}
+	return index.Image(pick.Digest)
+}
+
+func byRef(entries []v1.Descriptor, ref string) (v1.Descriptor, error) {
+	if n, ok := position(ref, len(entries)); ok {
+		return entries[n], nil
+	}
+	var found []v1.Descriptor
+	for _, d := range entries {
+		if d.Annotations[refNameAnnotation] == ref || d.Digest.String() == ref ||
+			strings.HasPrefix(ref, "sha256:") && len(ref) >= 19 && strings.HasPrefix(d.Digest.String(), ref) {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 {
+		return v1.Descriptor{}, fmt.Errorf("%d images match %q; it holds: %s", len(found), ref, listEntries(entries))
+	}
+	return found[0], nil
+}
+
+// hasPlatforms reports whether the entries are the platforms of one
+// image: each has a platform, and they share their ref name if any.
+func hasPlatforms(entries []v1.Descriptor) bool {
+	name := ""
+	for _, d := range entries {
+		if attestation(d) {
+			continue
+		}
+		if d.Platform == nil {
+			return false
+		}
+		n := d.Annotations[refNameAnnotation]
+		if name != "" && n != "" && n != name {
+			return false
+		}
+		if n != "" {
+			name = n
+		}
+	}
+	return true
+}
+
+// attestation reports whether an entry is BuildKit's attestation manifest
+// (provenance, SBOM) rather than an image to run.
+func attestation(d v1.Descriptor) bool {
+	return d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" ||
+		d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+// byPlatform picks the entry for the platform, or for the default ones.
+func byPlatform(entries []v1.Descriptor, platform *v1.Platform) (v1.Descriptor, error) {
+	wanted := DefaultPlatforms()
+	if platform != nil {
+		wanted = []v1.Platform{*platform}
+	}
+	var have []string
+	for _, d := range entries {
+		if d.Platform != nil && !attestation(d) {
+			have = append(have, d.Platform.String())
+		}
+	}
+	for _, w := range wanted {
+		for _, d := range entries {
+			if d.Platform != nil && !attestation(d) && d.Platform.Satisfies(w) {
+				return d, nil
+			}
+		}
+	}
+	var names []string
+	for _, w := range wanted {
+		names = append(names, w.String())
+	}
+	return v1.Descriptor{}, fmt.Errorf("no image for %s; platforms: %s (choose with --platform)", strings.Join(names, " or "), strings.Join(have, ", "))
+}
+
+func listEntries(entries []v1.Descriptor) string {
+	var parts []string
+	for i, d := range entries {
+		desc := d.Digest.String()
+		if len(desc) > 19 {
+			desc = desc[:19]
+		}
+		if n := d.Annotations[refNameAnnotation]; n != "" {
+			desc = n + " " + desc
+		}
+		if d.Platform != nil {
+			desc += " " + d.Platform.String()
+		}
+		parts = append(parts, fmt.Sprintf("@%d %s", i, desc))
+	}
+	return strings.Join(parts, "; ")
+}

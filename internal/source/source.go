@@ -1,0 +1,276 @@
+// Package source opens the images imgcompare reads, wherever they are: the
+// local Docker engine, docker save tarballs, OCI archives and OCI image
+// layouts. Each source gives a v1.Image of go-containerregistry and says
+// where its compressed sizes come from; the analysis takes it from there.
+//
+// Arguments name a source the way containers/image (skopeo, podman) does,
+// with a transport prefix, or bare:
+//
+//	docker-daemon:REF          an image in the local Docker engine
+//	docker-archive:PATH[:REF]  a docker save tarball
+//	oci-archive:PATH[:REF]     a tar of an OCI image layout
+//	oci:PATH[:REF]             an OCI image layout directory
+//
+// REF picks one image from an archive or layout that holds several: a tag
+// (echo_app:latest), a digest (sha256:…) or a position (@0, @1, …).
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Image is an opened image.
+type Image struct {
+	v1.Image
+	// Transport names the kind of source, as containers/image names it.
+	Transport string
+	// StoredSizes reports whether the source holds the layers compressed,
+	// so that their stored sizes are what a registry would hold; when
+	// false, the compressed size has to be computed.
+	StoredSizes bool
+	// Close removes any temporary copy made to read the image.
+	Close func()
+}
+
+// The transports.
+const (
+	Daemon     = "docker-daemon"
+	Archive    = "docker-archive"
+	OCIArchive = "oci-archive"
+	OCILayout  = "oci"
+)
+
+// Options tune Open.
+type Options struct {
+	// Platform picks an image from a multi-platform index. When nil, the
+	// host's platform is tried, then linux/amd64.
+	Platform *v1.Platform
+	// Stdin is read for the argument "-".
+	Stdin io.Reader
+}
+
+// ErrNotFound marks an argument that names a file that does not exist.
+var ErrNotFound = errors.New("no such file or directory")
+
+// Open opens the image an argument names. A bare argument is resolved so:
+//   - "-": a docker save tarball or an OCI archive on stdin;
+//   - an existing directory: an OCI image layout; an existing file named
+//     with a slash or a .tar, .tar.gz or .tgz ending: a docker save
+//     tarball or an OCI archive, told apart by what it holds;
+//   - PATH:REF where PATH is such a file or directory: one image of it;
+//   - a name that reads as a path (it starts with /, ./ or ../, ends in
+//     .tar, .tar.gz or .tgz, or has a slash and is no image reference)
+//     but does not exist: an error, "no such file";
+//   - anything else: an image in the local Docker engine. A bare word
+//     stays an image reference even when a file of that name lies in the
+//     working directory, as the binary echo_app does after make build.
+//
+// A bare argument never reaches the network.
+func Open(ctx context.Context, arg string, opts Options) (*Image, error) {
+	transport, rest, ok := strings.Cut(arg, ":")
+	if ok {
+		switch transport {
+		case Daemon:
+			return openDaemon(ctx, rest)
+		case Archive, OCIArchive, OCILayout:
+			path, ref, _ := splitRef(rest)
+			return openPath(transport, path, ref, opts)
+		}
+	}
+	if arg == "-" {
+		if opts.Stdin == nil {
+			return nil, errors.New("no stdin to read")
+		}
+		path, err := spool(opts.Stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading stdin: %w", err)
+		}
+		img, err := openFile("", path, "", opts)
+		if err != nil {
+			os.Remove(path)
+			return nil, fmt.Errorf("reading stdin: %w", err)
+		}
+		close := img.Close
+		img.Close = func() { close(); os.Remove(path) }
+		return img, nil
+	}
+	if info, err := os.Stat(arg); err == nil && namesPath(arg, info) {
+		return openPath("", arg, "", opts)
+	}
+	if path, ref, ok := splitRef(arg); ok && ref != "" {
+		if info, err := os.Stat(path); err == nil && namesPath(path, info) {
+			return openPath("", path, ref, opts)
+		}
+	}
+	if readsAsPath(arg) {
+		return nil, fmt.Errorf("%s: %w", arg, ErrNotFound)
+	}
+	img, err := openDaemon(ctx, arg)
+	if err != nil && strings.Contains(arg, "/") {
+		// A name with a slash may have been meant as a file.
+		return nil, fmt.Errorf("%s: %w, and %w", arg, ErrNotFound, err)
+	}
+	return img, err
+}
+
+// splitRef splits PATH:REF at the first colon whose left side is an
+// existing file or directory; the REF may hold colons and slashes of its
+// own (example.com/app:1). When no such colon exists, it returns s whole
+// and false.
+func splitRef(s string) (string, string, bool) {
+	if _, err := os.Stat(s); err == nil {
+		return s, "", true
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != ':' {
+			continue
+		}
+		if _, err := os.Stat(s[:i]); err == nil {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// namesPath reports whether an existing file is what the argument names:
+// a directory, or a name that reads as a path (a slash, or a tar
+// extension).
+func namesPath(arg string, info os.FileInfo) bool {
+	return info.IsDir() || strings.Contains(arg, "/") || hasTarExtension(arg)
+}
+
+func hasTarExtension(arg string) bool {
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz"} {
+		if strings.HasSuffix(arg, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// readsAsPath reports whether an argument can only be a file's name.
+func readsAsPath(arg string) bool {
+	if strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "./") || strings.HasPrefix(arg, "../") || hasTarExtension(arg) {
+		return true
+	}
+	if !strings.Contains(arg, "/") {
+		return false
+	}
+	_, err := name.ParseReference(arg)
+	return err != nil
+}
+
+// openPath opens a file or directory, with the transport the argument
+// named, or the one its content shows.
+func openPath(transport, path, ref string, opts Options) (*Image, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
+		}
+		return nil, err
+	}
+	switch {
+	case transport == OCILayout || transport == "" && info.IsDir():
+		if !info.IsDir() {
+			return nil, fmt.Errorf("%s: an OCI layout is a directory", path)
+		}
+		img, err := openLayout(path, ref, opts.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("reading OCI layout %s: %w", path, err)
+		}
+		return img, nil
+	case info.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not a %s", path, transport)
+	}
+	return openFile(transport, path, ref, opts)
+}
+
+// openFile opens an archive, as its transport says or as its content
+// shows: a docker save tarball has manifest.json, an OCI archive has
+// index.json and oci-layout.
+func openFile(transport, path, ref string, opts Options) (*Image, error) {
+	// A whole archive compressed with gzip (docker save | gzip) is read
+	// from a decompressed copy.
+	if compressed, err := startsWith(path, gzipMagic); err != nil {
+		return nil, err
+	} else if compressed {
+		plain, err := gunzip(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		img, err := openFile(transport, plain, ref, opts)
+		if err != nil {
+			os.Remove(plain)
+			return nil, err
+		}
+		close := img.Close
+		img.Close = func() { close(); os.Remove(plain) }
+		return img, nil
+	}
+	if transport == "" {
+		kind, err := archiveKind(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		transport = kind
+	}
+	if transport == OCIArchive {
+		img, err := openOCIArchive(path, ref, opts.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("reading OCI archive %s: %w", path, err)
+		}
+		return img, nil
+	}
+	img, err := openArchive(path, ref)
+	if err != nil {
+		return nil, fmt.Errorf("reading tarball %s: %w", path, err)
+	}
+	return img, nil
+}
+
+func spool(r io.Reader) (string, error) {
+	f, err := os.CreateTemp("", "imgcompare-*.tar")
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// DefaultPlatforms are tried in order when no platform is asked for.
+func DefaultPlatforms() []v1.Platform {
+	host := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	if host.OS == "linux" && host.Architecture == "amd64" {
+		return []v1.Platform{host}
+	}
+	return []v1.Platform{host, {OS: "linux", Architecture: "amd64"}}
+}
+
+// ParsePlatform parses os/arch[/variant].
+func ParsePlatform(s string) (*v1.Platform, error) {
+	p, err := v1.ParsePlatform(s)
+	if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 || strings.Contains(s, ":") {
+		return nil, fmt.Errorf("invalid platform %q: want os/arch or os/arch/variant, such as linux/arm64", s)
+	}
+	return p, nil
+}
+
+func noop() {}
