@@ -30,8 +30,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/rastringer/docker_multistage/test/dockertest"
 	"github.com/rastringer/docker_multistage/internal/server"
+	"github.com/rastringer/docker_multistage/test/dockertest"
 )
 
 // kustomization holds the fields of kustomization.yaml this project uses;

@@ -155,7 +155,6 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	return o, nil
 }
 
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

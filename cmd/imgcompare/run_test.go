@@ -262,7 +262,9 @@ func TestPlatforms(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%v: exit %d: %s", c.args, r.code, r.stderr)
 		}
-		var doc struct{ Images []struct{ Architecture string } }
+		var doc struct {
+			Images []struct{ Architecture string }
+		}
 		json.Unmarshal([]byte(r.stdout), &doc)
 		if doc.Images[0].Architecture != c.arch {
 			t.Errorf("%v: %s, want %s", c.args, doc.Images[0].Architecture, c.arch)
