@@ -11,7 +11,7 @@ out=docs/benchmarks.md
 mkdir -p docs
 
 wrk_table=$(bench/run.sh "$rounds" "$seconds")
-imgcompare_section=$(bench/imgcompare.sh 1024)
+imgcompare_section=$(bench/imgcompare.sh 5 1024)
 go_bench=$(go test -run '^$' -bench . -benchtime 1s -count 1 ./internal/server/ | grep -E '^(Benchmark|goos|goarch|cpu)')
 
 cat >"$out" <<DOC

@@ -48,16 +48,31 @@ func usageError(format string, a ...any) error {
 const usageHead = `Usage: imgcompare [flags] IMAGE [IMAGE...]
 
 Compares container images: uncompressed size (as docker images shows it),
-compressed size (as a registry stores it), layers, files, and findings: a
-shell, a package manager, a toolchain, root, setuid and world-writable files.
-The first IMAGE is the baseline the others are compared against.
+compressed size (as a registry stores it), layers, files, wasted space and
+efficiency as dive computes them, and findings: a shell, a package manager,
+a toolchain, root, setuid and world-writable files. The first IMAGE is the
+baseline the others are compared against.
 
-IMAGE is a reference in the local Docker engine (echo_app:latest), a docker
-save tarball (image.tar, or - for stdin), or an OCI image layout directory.
+IMAGE names a source as skopeo and podman do:
+  docker-daemon:REF          an image in the local Docker engine
+  docker-archive:PATH[:REF]  a docker save tarball (gzipped too)
+  oci-archive:PATH[:REF]     a tar of an OCI layout (buildx --output type=oci)
+  oci:PATH[:REF]             an OCI image layout directory
+REF picks one image of several: a tag, a digest or @N (the Nth, from 0).
+A bare IMAGE is "-" (a tarball on stdin), an existing file (a slash or a
+.tar ending; docker save or OCI archive, by content) or directory (an OCI
+layout), PATH:REF, or else an image in the local Docker engine; a name that
+reads as a path and does not exist is an error. Nothing reaches the network.
+
+The compressed size is stored (the source holds compressed layers), or
+estimated within 2% of gzip level 6 for layers stored uncompressed (the
+engine, docker save); --exact-compressed, or any --max-compressed-size,
+computes it exactly.
 
 Budget rules apply to the only image, or to every image after the baseline;
 each broken rule prints one line to stderr and the exit status is 1.
-Exit status 2 means bad flags or an image that could not be read.
+Exit status 2 means bad flags or an image that could not be read: a layer
+that does not match its diff_id, or an entry outside the image's root.
 
 Flags:
 `

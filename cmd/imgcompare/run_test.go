@@ -413,7 +413,7 @@ func TestBadInput(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	r := imgcompare(t, nil, "-help")
-	if r.code != 0 || !strings.Contains(r.stdout, "Usage: imgcompare") || !strings.Contains(r.stdout, "-max-compressed-size") {
+	if r.code != 0 || !strings.Contains(r.stdout, "Usage: imgcompare") || !strings.Contains(r.stdout, "-max-compressed-size") || !strings.Contains(r.stdout, "oci-archive:PATH[:REF]") || !strings.Contains(r.stdout, "diff_id") || !strings.Contains(r.stdout, "-min-efficiency") {
 		t.Errorf("-help: exit %d\n%s", r.code, r.stdout)
 	}
 }

@@ -128,7 +128,7 @@ func gzipStream(r io.Reader) (int64, error) {
 
 // The estimate. A layer's stream is cut into segments; every segment is
 // compressed with a fast compressor (klauspost/compress's deflate at level
-// 1, several times faster than the standard library's level 6), and a
+// 2, several times faster than the standard library's level 6), and a
 // systematic sample of them is also compressed with the standard library
 // at level 6. The layer's level-6 size is its fast size times the ratio of
 // level 6 to fast on the sample: the ratio between two deflate levels
@@ -146,11 +146,14 @@ const (
 )
 
 type segmentJob struct {
-	dict, data []byte
+	dict, data []byte // data goes back to segments once compressed
 	sample     bool
 	result     *segmentResult
 	done       *sync.WaitGroup
 }
+
+// segments recycles segment buffers.
+var segments = sync.Pool{New: func() any { b := make([]byte, segmentSize); return &b }}
 
 type segmentResult struct {
 	fast, slow int64
@@ -171,7 +174,7 @@ func newSegmentPool(ctx context.Context, workers int) *segmentPool {
 		go func() {
 			defer p.wg.Done()
 			var fastOut, slowOut countingWriter
-			fast, _ := kflate.NewWriter(&fastOut, 1)
+			fast, _ := kflate.NewWriter(&fastOut, 2)
 			for j := range p.jobs {
 				if ctx.Err() == nil {
 					fastOut.n = 0
@@ -189,6 +192,7 @@ func newSegmentPool(ctx context.Context, workers int) *segmentPool {
 						j.result.slow, j.result.err = slowOut.n, err
 					}
 				}
+				segments.Put(&j.data)
 				j.done.Done()
 			}
 		}()
@@ -228,7 +232,22 @@ func streamLength(ctx context.Context, layer v1.Layer) (int64, error) {
 		return 0, err
 	}
 	defer rc.Close()
-	return io.Copy(io.Discard, contextReader{ctx, rc})
+	buf := *segments.Get().(*[]byte)
+	defer segments.Put(&buf)
+	var n int64
+	for {
+		m, err := rc.Read(buf)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
 }
 
 // estimateEvery is the sampling interval for a stream of n segments:
@@ -242,26 +261,27 @@ func estimateEvery(n int) int {
 func estimateStream(ctx context.Context, r io.Reader, pool *segmentPool, every int) (int64, error) {
 	var results []*segmentResult
 	var done sync.WaitGroup
-	var prev []byte
+	var prev []byte // the window before the next segment
 	for i := 0; ; i++ {
-		buf := make([]byte, segmentSize)
-		n, err := io.ReadFull(r, buf)
+		buf := *segments.Get().(*[]byte)
+		n, err := io.ReadFull(r, buf[:segmentSize])
 		if n > 0 {
-			var dict []byte
-			if len(prev) >= window {
-				dict = prev[len(prev)-window:]
-			}
 			res := &segmentResult{}
 			results = append(results, res)
 			done.Add(1)
+			dict := prev
+			if n >= window {
+				prev = append([]byte(nil), buf[n-window:n]...)
+			} else {
+				prev = nil
+			}
 			select {
-			case pool.jobs <- segmentJob{dict: dict, data: buf[:n], sample: i%every == 0, result: res, done: &done}:
+			case pool.jobs <- segmentJob{dict: dict, data: buf[:n], sample: i%every == every/2, result: res, done: &done}:
 			case <-ctx.Done():
 				done.Done()
 				done.Wait()
 				return 0, ctx.Err()
 			}
-			prev = buf[:n]
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break

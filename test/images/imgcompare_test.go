@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	it "github.com/rastringer/docker_multistage/internal/imagetest"
 	"github.com/rastringer/docker_multistage/test/dockertest"
 )
 
@@ -65,7 +71,7 @@ func TestImgcompareOnProjectImages(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: uncompressed size %d, docker image inspect says %d", img, got, want)
 		}
-		if doc.Images[i].Source != "docker" {
+		if doc.Images[i].Source != "docker-daemon" {
 			t.Errorf("%s: source %q", img, doc.Images[i].Source)
 		}
 	}
@@ -99,5 +105,160 @@ func TestImgcompareOnProjectImages(t *testing.T) {
 	_, stderr, code = imgcompare(t, "echo_app_multistage:no-such-tag")
 	if code != 2 || !strings.Contains(stderr, "echo_app_multistage:no-such-tag") {
 		t.Errorf("missing image: exit %d, stderr %q; want 2 naming the image", code, stderr)
+	}
+}
+
+// TestEstimatedCompressedSize checks the default, estimated compressed size
+// against the exact one (--exact-compressed: gzip level 6 of every layer)
+// on the project's images: within 2%.
+func TestEstimatedCompressedSize(t *testing.T) {
+	dockertest.BuildImages(t)
+	dir := t.TempDir()
+	for _, image := range []string{dockertest.SingleStage, dockertest.Alpine, dockertest.MultiStage} {
+		tarball := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(image)+".tar")
+		dockertest.Docker(t, "save", "-o", tarball, image)
+		sizes := map[string]int64{}
+		for _, mode := range []string{"estimated", "computed"} {
+			args := []string{"-o", "json", tarball + ":" + image}
+			if mode == "computed" {
+				args = append([]string{"--exact-compressed"}, args...)
+			}
+			stdout, stderr, code := imgcompare(t, args...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", image, code, stderr)
+			}
+			var doc struct {
+				Images []struct {
+					Size struct {
+						Compressed int64  `json:"compressed"`
+						Source     string `json:"compressed_source"`
+					} `json:"size"`
+				} `json:"images"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if got := doc.Images[0].Size.Source; got != mode {
+				t.Fatalf("%s: compressed size %s, want %s", image, got, mode)
+			}
+			sizes[mode] = doc.Images[0].Size.Compressed
+		}
+		errPercent := 100 * float64(sizes["estimated"]-sizes["computed"]) / float64(sizes["computed"])
+		t.Logf("%s: estimated %d, exact %d bytes: %+.2f%%", image, sizes["estimated"], sizes["computed"], errPercent)
+		if errPercent > 2 || errPercent < -2 {
+			t.Errorf("%s: the estimate is %+.2f%% off the exact size", image, errPercent)
+		}
+	}
+}
+
+// TestEstimateOnMixedContent checks the estimate's bound on generated
+// layers large enough to be sampled, of contents that compress very
+// differently and change along the layer: within 2% of the exact size.
+func TestEstimateOnMixedContent(t *testing.T) {
+	dir := t.TempDir()
+	kinds := map[string]func(i int, b []byte){
+		"letters": func(i int, b []byte) { // pseudo-random over 16 letters, like code
+			rng := rand.New(rand.NewPCG(uint64(i), 1))
+			for j := range b {
+				b[j] = "abcdefghijklmnop"[rng.IntN(16)]
+			}
+		},
+		"mixed": func(i int, b []byte) { // text, noise and zeros in turn, file by file
+			rng := rand.New(rand.NewPCG(uint64(i), 2))
+			switch i % 3 {
+			case 0:
+				for j := range b {
+					b[j] = "I love alpacas! I love llamas! "[(j+i)%31]
+				}
+			case 1:
+				for j := range b {
+					b[j] = byte(rng.Uint32())
+				}
+			}
+		},
+	}
+	for name, fill := range kinds {
+		var entries []it.Entry
+		for i := range 48 {
+			b := make([]byte, 2<<20)
+			fill(i, b)
+			entries = append(entries, it.Entry{Name: fmt.Sprintf("data/%s-%02d", name, i), Content: b})
+		}
+		img := it.Image(t, v1.Config{}, it.By("generated", it.Layer(t, entries...)))
+		tarball := filepath.Join(dir, name+".tar")
+		it.DockerSave(t, tarball, []string{"example.com/" + name + ":1"}, img)
+		sizes := map[bool]int64{}
+		for _, exact := range []bool{false, true} {
+			args := []string{"-o", "json", tarball}
+			if exact {
+				args = append([]string{"--exact-compressed"}, args...)
+			}
+			stdout, stderr, code := imgcompare(t, args...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", name, code, stderr)
+			}
+			var doc struct {
+				Images []struct{ Size struct{ Compressed int64 } }
+			}
+			if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+				t.Fatal(err)
+			}
+			sizes[exact] = doc.Images[0].Size.Compressed
+		}
+		errPercent := 100 * float64(sizes[false]-sizes[true]) / float64(sizes[true])
+		t.Logf("%s (96 MiB): estimated %d, exact %d bytes: %+.2f%%", name, sizes[false], sizes[true], errPercent)
+		if errPercent > 2 || errPercent < -2 {
+			t.Errorf("%s: the estimate is %+.2f%% off the exact size", name, errPercent)
+		}
+	}
+}
+
+// TestOCIFromSkopeo reads the images as skopeo writes them, an OCI
+// archive and an OCI layout, each copied from a docker save tarball: the
+// same files and uncompressed size as from the engine, and the compressed
+// size the layout stores.
+func TestOCIFromSkopeo(t *testing.T) {
+	dockertest.BuildImages(t)
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("skopeo is missing: in CI it is required (scripts/install-deps.sh installs it)")
+		}
+		t.Skip("SKIPPED: skopeo is not installed (scripts/install-deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "alpine.tar")
+	dockertest.Docker(t, "save", "-o", saved, dockertest.Alpine)
+	archive := filepath.Join(dir, "alpine-oci.tar")
+	layoutDir := filepath.Join(dir, "layout")
+	for _, dst := range []string{"oci-archive:" + archive + ":alpine", "oci:" + layoutDir + ":alpine"} {
+		if out, err := exec.Command("skopeo", "copy", "--quiet", "docker-archive:"+saved, dst).CombinedOutput(); err != nil {
+			t.Fatalf("skopeo copy to %s: %v\n%s", dst, err, out)
+		}
+	}
+	stdout, stderr, code := imgcompare(t, "-o", "json", "docker-daemon:"+dockertest.Alpine, archive, layoutDir+":alpine")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Images []struct {
+			Source string
+			Files  int
+			Size   struct {
+				Uncompressed, Compressed int64
+				CompressedSource         string   `json:"compressed_source"`
+				Formats                  []string `json:"compression_formats"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	engine := doc.Images[0]
+	for i, want := range []string{"oci-archive", "oci"} {
+		got := doc.Images[i+1]
+		if got.Source != want || got.Files != engine.Files || got.Size.Uncompressed != engine.Size.Uncompressed ||
+			got.Size.CompressedSource != "stored" || strings.Join(got.Size.Formats, ",") != "gzip" || got.Size.Compressed <= 0 {
+			t.Errorf("%s: %+v; from the engine: %+v", want, got, engine)
+		}
 	}
 }
