@@ -44,8 +44,8 @@ func dive(t *testing.T) string {
 // diveFigures runs dive --ci and dive --json on a docker save tarball.
 type diveFigures struct {
 	efficiency, userWastedPercent string // as dive prints them, %2.4f of a percentage
-	wastedBytes                    int64
-	files                          []string // path, references, size of each wasted path
+	wastedBytes                   int64
+	files                         []string // path, references, size of each wasted path
 }
 
 var (
