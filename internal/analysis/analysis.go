@@ -115,7 +115,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	createdBy := layerHistory(config.History, len(layers))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var compressed func() ([]int64, error)
+	var compressed func() ([]int64, bool, error)
 	if opts.Compression != Stored {
 		compressed = compressAll(ctx, layers, config.RootFS.DiffIDs, opts.Compression == Estimated)
 	}
@@ -149,9 +149,13 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		out.Formats = []string{"gzip"}
 	}
 	if compressed != nil {
-		sizes, err := compressed()
+		sizes, estimated, err := compressed()
 		if err != nil {
 			return nil, err
+		}
+		if !estimated {
+			// Every layer was small enough to compress whole.
+			out.Compression = Computed
 		}
 		for i := range out.Layers {
 			out.Layers[i].CompressedSize = sizes[i]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -66,8 +67,9 @@ func (c contextReader) Read(p []byte) (int, error) {
 // compressAll measures the compressed size of every layer, exactly or by
 // estimate, on every CPU, while the caller walks the layers' files. The
 // returned function waits for the sizes.
-func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, estimate bool) func() ([]int64, error) {
+func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, estimate bool) func() ([]int64, bool, error) {
 	sizes := make([]int64, len(layers))
+	estimated := make([]bool, len(layers))
 	errs := make([]error, len(layers))
 	workers := runtime.GOMAXPROCS(0)
 	pool := newSegmentPool(ctx, workers)
@@ -85,21 +87,21 @@ func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, esti
 			}
 			defer func() { <-slots }()
 			if estimate {
-				sizes[i], errs[i] = estimateLayer(ctx, layer, pool)
+				sizes[i], estimated[i], errs[i] = estimateLayer(ctx, layer, pool)
 			} else {
 				sizes[i], errs[i] = gzipSize(ctx, layer)
 			}
 		}()
 	}
-	return func() ([]int64, error) {
+	return func() ([]int64, bool, error) {
 		wg.Wait()
 		pool.close()
 		for i, err := range errs {
 			if err != nil {
-				return nil, layerError(diffIDs, i, fmt.Errorf("compressing: %w", err))
+				return nil, false, layerError(diffIDs, i, fmt.Errorf("compressing: %w", err))
 			}
 		}
-		return sizes, nil
+		return sizes, slices.Contains(estimated, true), nil
 	}
 }
 
@@ -205,25 +207,28 @@ func (p *segmentPool) close() {
 	p.wg.Wait()
 }
 
-// estimateLayer estimates the gzip level-6 size of a layer's stream. It
-// reads a large layer twice: once to learn its length, which sets the
-// sampling interval, then to compress it.
-func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int64, error) {
+// estimateLayer estimates the gzip level-6 size of a layer's stream, or
+// computes it exactly for a small layer, and says which. It reads a large
+// layer twice: once to learn its length, which sets the sampling
+// interval, then to compress it.
+func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int64, bool, error) {
 	length, err := streamLength(ctx, layer)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	rc, err := layer.Uncompressed()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer rc.Close()
 	r := contextReader{ctx, rc}
 	if length <= exactLimit {
-		return gzipStream(r)
+		n, err := gzipStream(r)
+		return n, false, err
 	}
 	segments := int((length + segmentSize - 1) / segmentSize)
-	return estimateStream(ctx, r, pool, estimateEvery(segments))
+	n, err := estimateStream(ctx, r, pool, estimateEvery(segments))
+	return n, true, err
 }
 
 func streamLength(ctx context.Context, layer v1.Layer) (int64, error) {
