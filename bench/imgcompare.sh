@@ -68,7 +68,7 @@ commands alternate, $rounds rounds; medians of wall time and peak RSS (\`/usr/bi
 
 Compressed size: estimated $est bytes, exact (gzip level 6 of every layer) $exact bytes:
 $(awk -v a="$est" -v b="$exact" 'BEGIN {printf "%+.2f%%", 100*(a-b)/b}'). dive does not measure a compressed size; imgcompare's time beyond dive's is
-that estimate (deflate of every byte at klauspost/compress level 2, standard-library level 6 on a sample).
+that estimate (deflate of every byte at klauspost/compress level 4, standard-library level 6 on a sample).
 Waste, as dive defines it: dive efficiency $dive_eff, wasted $dive_wasted bytes; imgcompare efficiency
 $our_eff, wasted $our_wasted bytes.
 

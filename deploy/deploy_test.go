@@ -1,19 +1,18 @@
 // Package deploy tests the Compose and Kubernetes manifests against the
-// server they run: strict decoding into the Kubernetes API types, the
-// restricted Pod Security profile field by field, and probes, ports, user
-// and shutdown timing read from the server package and the Dockerfile
-// rather than from copies of their numbers.
+// server they run and the tools that run them: strict decoding into the
+// Kubernetes API types, the restricted Pod Security profile by Kubernetes'
+// own evaluator, a real API server (apiserver_test.go), the real docker
+// compose (compose_test.go), and probes, ports, user and shutdown timing
+// read from the server package and the Dockerfile rather than from copies
+// of their numbers.
 package deploy
 
 import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,6 +27,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rastringer/docker_multistage/internal/server"
@@ -155,67 +157,31 @@ func serverPort(t *testing.T) int32 {
 	return int32(n)
 }
 
-// restrictedViolations checks a pod spec against the Pod Security
-// Standards "restricted" profile, plus a read-only root filesystem, and
-// returns what breaks it. Every field must be set explicitly on each
-// container, so the pod does not depend on defaults.
-func restrictedViolations(spec corev1.PodSpec) []string {
+// podSecurityVersion is the Kubernetes minor version the manifests
+// target: that of k8s.io/api, which they are decoded with.
+var podSecurityVersion = psapi.MajorMinorVersion(1, 37)
+
+// evaluateRestricted runs Kubernetes' own Pod Security admission code (the
+// evaluator the API server's PodSecurity plugin runs) on a pod, at the
+// restricted level.
+func evaluateRestricted(t *testing.T, meta *metav1.ObjectMeta, spec *corev1.PodSpec) policy.AggregateCheckResult {
+	t.Helper()
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: podSecurityVersion}
+	return policy.AggregateCheckResults(evaluator.EvaluatePod(lv, meta, spec))
+}
+
+// writableRoots lists the containers that may write to their root
+// filesystem: the project asks for a read-only one, beyond the restricted
+// profile.
+func writableRoots(spec corev1.PodSpec) []string {
 	var out []string
-	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
-		out = append(out, "pod shares a host namespace")
-	}
-	for _, v := range spec.Volumes {
-		if v.HostPath != nil {
-			out = append(out, "volume "+v.Name+" is a hostPath")
-		}
-	}
-	if sc := spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
-		out = append(out, "pod sets sysctls")
-	}
-	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range containers {
-		sc := c.SecurityContext
-		if sc == nil {
-			out = append(out, c.Name+": no securityContext")
-			continue
-		}
-		if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
-			out = append(out, c.Name+": runAsNonRoot is not true")
-		}
-		if sc.RunAsUser == nil || *sc.RunAsUser == 0 {
-			out = append(out, c.Name+": runAsUser is unset or 0")
-		}
-		if sc.RunAsGroup == nil || *sc.RunAsGroup == 0 {
-			out = append(out, c.Name+": runAsGroup is unset or 0")
-		}
-		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-			out = append(out, c.Name+": allowPrivilegeEscalation is not false")
-		}
-		if sc.Privileged != nil && *sc.Privileged {
-			out = append(out, c.Name+": privileged")
-		}
-		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
-			out = append(out, c.Name+": capabilities do not drop ALL")
-		} else {
-			for _, add := range sc.Capabilities.Add {
-				if add != "NET_BIND_SERVICE" {
-					out = append(out, c.Name+": adds capability "+string(add))
-				}
-			}
-		}
-		if sc.SeccompProfile == nil || (sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault && sc.SeccompProfile.Type != corev1.SeccompProfileTypeLocalhost) {
-			out = append(out, c.Name+": seccompProfile is not RuntimeDefault or Localhost")
-		}
-		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-			out = append(out, c.Name+": readOnlyRootFilesystem is not true")
-		}
-		if sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
-			out = append(out, c.Name+": procMount is not Default")
-		}
-		for _, p := range c.Ports {
-			if p.HostPort != 0 {
-				out = append(out, fmt.Sprintf("%s: hostPort %d", c.Name, p.HostPort))
-			}
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
+			out = append(out, c.Name)
 		}
 	}
 	return out
@@ -223,10 +189,14 @@ func restrictedViolations(spec corev1.PodSpec) []string {
 
 func TestRestrictedProfile(t *testing.T) {
 	m := load(t)
-	spec := m.deployment.Spec.Template.Spec
-	for _, v := range restrictedViolations(spec) {
-		t.Error(v)
+	tmpl := m.deployment.Spec.Template
+	if r := evaluateRestricted(t, &tmpl.ObjectMeta, &tmpl.Spec); !r.Allowed {
+		t.Errorf("the pod template breaks the restricted profile: %s: %s", r.ForbiddenReason(), r.ForbiddenDetail())
 	}
+	if w := writableRoots(tmpl.Spec); len(w) > 0 {
+		t.Errorf("containers with a writable root filesystem: %v", w)
+	}
+	spec := tmpl.Spec
 	pod := spec.SecurityContext
 	if pod == nil || pod.RunAsNonRoot == nil || !*pod.RunAsNonRoot || pod.SeccompProfile == nil || pod.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("pod securityContext must set runAsNonRoot and a RuntimeDefault seccomp profile: %+v", pod)
@@ -243,27 +213,49 @@ func TestRestrictedProfile(t *testing.T) {
 	}
 }
 
+// weakenings are ways to weaken the shipped pod template, each with the
+// reason Kubernetes' Pod Security evaluator gives for refusing it.
+var weakenings = []struct {
+	name, reason string
+	weaken       func(*corev1.PodSpec)
+}{
+	{"privilege escalation", "allowPrivilegeEscalation != false", func(s *corev1.PodSpec) {
+		v := true
+		s.Containers[0].SecurityContext.AllowPrivilegeEscalation = &v
+	}},
+	{"root", "runAsUser=0", func(s *corev1.PodSpec) { v := int64(0); s.Containers[0].SecurityContext.RunAsUser = &v }},
+	{"capability", "unrestricted capabilities", func(s *corev1.PodSpec) {
+		s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"SYS_ADMIN"}
+	}},
+	{"unconfined seccomp", "seccompProfile", func(s *corev1.PodSpec) {
+		s.Containers[0].SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
+	}},
+	{"privileged", "privileged", func(s *corev1.PodSpec) { v := true; s.Containers[0].SecurityContext.Privileged = &v }},
+	{"host network", "host namespaces", func(s *corev1.PodSpec) { s.HostNetwork = true }},
+	{"host port", "hostPort", func(s *corev1.PodSpec) { s.Containers[0].Ports[0].HostPort = 8080 }},
+	{"host path", "restricted volume types", func(s *corev1.PodSpec) {
+		s.Volumes = append(s.Volumes, corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+	}},
+}
+
 // TestRestrictedCheckCatches keeps the check above honest: each weakening
-// of the shipped spec must be reported.
+// of the shipped template must be refused by the evaluator with its own
+// reason, and a writable root by the project's own rule.
 func TestRestrictedCheckCatches(t *testing.T) {
 	m := load(t)
-	mutations := map[string]func(*corev1.PodSpec){
-		"privilege escalation": func(s *corev1.PodSpec) { v := true; s.Containers[0].SecurityContext.AllowPrivilegeEscalation = &v },
-		"root":                 func(s *corev1.PodSpec) { v := int64(0); s.Containers[0].SecurityContext.RunAsUser = &v },
-		"capability": func(s *corev1.PodSpec) {
-			s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"SYS_ADMIN"}
-		},
-		"no seccomp":    func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.SeccompProfile = nil },
-		"writable root": func(s *corev1.PodSpec) { v := false; s.Containers[0].SecurityContext.ReadOnlyRootFilesystem = &v },
-		"host network":  func(s *corev1.PodSpec) { s.HostNetwork = true },
-		"host port":     func(s *corev1.PodSpec) { s.Containers[0].Ports[0].HostPort = 8080 },
-	}
-	for name, mutate := range mutations {
-		spec := *m.deployment.Spec.Template.Spec.DeepCopy()
-		mutate(&spec)
-		if len(restrictedViolations(spec)) == 0 {
-			t.Errorf("%s: not reported", name)
+	for _, w := range weakenings {
+		tmpl := m.deployment.Spec.Template.DeepCopy()
+		w.weaken(&tmpl.Spec)
+		r := evaluateRestricted(t, &tmpl.ObjectMeta, &tmpl.Spec)
+		if r.Allowed || !strings.Contains(r.ForbiddenReason(), w.reason) {
+			t.Errorf("%s: allowed %v, reason %q; want refused for %q", w.name, r.Allowed, r.ForbiddenReason(), w.reason)
 		}
+	}
+	spec := *m.deployment.Spec.Template.Spec.DeepCopy()
+	v := false
+	spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = &v
+	if len(writableRoots(spec)) == 0 {
+		t.Error("a writable root filesystem is not reported")
 	}
 }
 
@@ -437,121 +429,4 @@ func TestCompose(t *testing.T) {
 	if s.Deploy == nil || s.Deploy.Resources.Limits == nil || s.Deploy.Resources.Limits.MemoryBytes == 0 {
 		t.Error("no memory limit")
 	}
-}
-
-// runComposeService runs the service as compose.yaml describes it, with
-// docker run (no bridge network exists here, so --network host and a free
-// port), and waits until it is healthy.
-func runComposeService(t *testing.T) (string, int, composetypes.ServiceConfig) {
-	t.Helper()
-	dockertest.BuildImages(t)
-	s := composeService(t)
-	imageHealth := dockertest.Docker(t, "image", "inspect", "--format", "{{json .Config.Healthcheck.Test}}", s.Image)
-	if imageHealth != `["CMD","/echo_app","-healthcheck"]` || strings.Join(s.HealthCheck.Test, " ") != "CMD /echo_app -healthcheck" {
-		t.Fatalf("compose healthcheck %v differs from the image's %s", s.HealthCheck.Test, imageHealth)
-	}
-	port := dockertest.FreePort(t)
-	name := fmt.Sprintf("echo-app-compose-%d", port)
-	args := []string{"run", "-d", "--name", name, "--network", "host", "--user", s.User,
-		// The image's health check, which is compose's, checked every second
-		// rather than every 10 so the test is quick.
-		"--health-interval", "1s", "--health-start-period", "1s"}
-	if s.ReadOnly {
-		args = append(args, "--read-only")
-	}
-	for _, c := range s.CapDrop {
-		args = append(args, "--cap-drop", c)
-	}
-	for _, o := range s.SecurityOpt {
-		args = append(args, "--security-opt", o)
-	}
-	for k, v := range s.Environment {
-		if k == "PORT" {
-			continue
-		}
-		args = append(args, "-e", k+"="+*v)
-	}
-	args = append(args, "-e", "PORT="+strconv.Itoa(port))
-	if l := s.Deploy.Resources.Limits; l != nil {
-		args = append(args, "--memory", strconv.FormatInt(int64(l.MemoryBytes), 10), "--cpus", fmt.Sprint(float32(l.NanoCPUs)))
-	}
-	if s.StopGracePeriod != nil {
-		args = append(args, "--stop-timeout", strconv.Itoa(int(time.Duration(*s.StopGracePeriod).Seconds())))
-	}
-	dockertest.Docker(t, append(args, s.Image)...)
-	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
-	dockertest.WaitHealthy(t, name)
-	return name, port, s
-}
-
-// TestComposeServiceRuns checks that the service turns healthy and serves.
-func TestComposeServiceRuns(t *testing.T) {
-	_, port, _ := runComposeService(t)
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/alpacas")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 || string(body) != "I love alpacas!\n" {
-		t.Errorf("GET /alpacas: %d %q %v", resp.StatusCode, body, err)
-	}
-}
-
-// TestComposeServiceSurvivesFlood floods the service, run with compose.yaml's
-// memory limit and GOMEMLIMIT, with 10,000 connections that each send one
-// request and stay open, plus 2,000 that send nothing (bench/hammer flood):
-// the container must stay up and not be OOM-killed, a live client must get
-// every answer, peak RSS must stay under the limit, and RSS must fall back.
-func TestComposeServiceSurvivesFlood(t *testing.T) {
-	name, port, s := runComposeService(t)
-	limit := int64(s.Deploy.Resources.Limits.MemoryBytes)
-	hammer := filepath.Join(t.TempDir(), "hammer")
-	build := exec.Command("go", "build", "-o", hammer, "./bench/hammer")
-	build.Dir = dockertest.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building bench/hammer: %v\n%s", err, out)
-	}
-	pid := dockertest.Docker(t, "inspect", "--format", "{{.State.Pid}}", name)
-	out, err := exec.Command(hammer, "flood", "-addr", "127.0.0.1:"+strconv.Itoa(port), "-pid", pid,
-		"-conns", "10000", "-silent", "2000", "-settle", "5s").CombinedOutput()
-	t.Logf("hammer flood: %s", out)
-	if err != nil {
-		t.Fatalf("hammer flood: %v", err)
-	}
-	fields := map[string]string{}
-	for _, kv := range strings.Fields(string(out)) {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			fields[k] = v
-		}
-	}
-	number := func(k string) int64 {
-		n, err := strconv.ParseInt(fields[k], 10, 64)
-		if err != nil {
-			t.Fatalf("hammer printed no %s: %s", k, out)
-		}
-		return n
-	}
-	if state := dockertest.Docker(t, "inspect", "--format", "{{.State.Running}} {{.State.OOMKilled}} {{.RestartCount}}", name); state != "true false 0" {
-		t.Fatalf("after the flood: running, OOM-killed, restarts = %s; want true false 0", state)
-	}
-	if n := number("live_failed"); n != 0 {
-		t.Errorf("the live client failed %d requests during the flood", n)
-	}
-	before, peak, after := number("rss_before_kib")<<10, number("rss_peak_kib")<<10, number("rss_after_kib")<<10
-	if peak >= limit*3/4 {
-		t.Errorf("peak RSS %d bytes, want under 3/4 of the %d-byte limit", peak, limit)
-	}
-	if after > before+(peak-before)/2 {
-		t.Errorf("RSS %d bytes after the flood, from %d at its peak and %d before: want it back at least halfway", after, peak, before)
-	}
-	if number("evicted") < 10000 {
-		t.Errorf("%s connections evicted, want at least the flood's 10,000 less the budget", fields["evicted"])
-	}
-	// Still serving.
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/alpacas")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
 }

@@ -130,7 +130,9 @@ func gzipStream(r io.Reader) (int64, error) {
 
 // The estimate. A layer's stream is cut into segments; every segment is
 // compressed with a fast compressor (klauspost/compress's deflate at level
-// 2, several times faster than the standard library's level 6), and a
+// 4, several times faster than the standard library's level 6; its lower
+// levels decide between stored and coded blocks by heuristics that make
+// their size track level 6's less closely), and a
 // systematic sample of them is also compressed with the standard library
 // at level 6. The layer's level-6 size is its fast size times the ratio of
 // level 6 to fast on the sample: the ratio between two deflate levels
@@ -176,7 +178,7 @@ func newSegmentPool(ctx context.Context, workers int) *segmentPool {
 		go func() {
 			defer p.wg.Done()
 			var fastOut, slowOut countingWriter
-			fast, _ := kflate.NewWriter(&fastOut, 2)
+			fast, _ := kflate.NewWriter(&fastOut, 4)
 			for j := range p.jobs {
 				if ctx.Err() == nil {
 					fastOut.n = 0

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Starts or stops a Kubernetes API server for the tests, on 127.0.0.1 only:
+# Debian's etcd and kube-apiserver built by scripts/tools.sh kube, with a
+# self-signed serving certificate, a service-account key pair and a static
+# token. No controller manager, scheduler or kubelet: objects are admitted,
+# validated, defaulted and stored, never run.
+#
+#   scripts/kube-apiserver.sh start   start etcd and the API server unless one answers; prints the kubeconfig
+#   scripts/kube-apiserver.sh stop    stop what start started (the API server before etcd)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+state=${KUBE_STATE:-/tmp/docker_multistage-kube}
+etcd_port=${KUBE_ETCD_PORT:-12379}
+peer_port=$((etcd_port + 1))
+api_port=${KUBE_API_PORT:-16443}
+kubeconfig=$state/kubeconfig
+
+answers() { [ -f "$kubeconfig" ] && "$kube/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; }
+
+stop_pid() { # file
+	[ -f "$1" ] || return 0
+	local pid
+	pid=$(cat "$1")
+	rm -f "$1"
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+case ${1:-} in
+start)
+	kube=$(scripts/tools.sh kube)
+	if answers; then
+		echo "kube-apiserver: already running" >&2
+		echo "$kubeconfig"
+		exit 0
+	fi
+	command -v etcd >/dev/null || { echo "kube-apiserver: etcd is missing (scripts/install-deps.sh installs etcd-server)" >&2; exit 1; }
+	command -v openssl >/dev/null || { echo "kube-apiserver: openssl is missing" >&2; exit 1; }
+	rm -rf "$state"
+	mkdir -p "$state/pki"
+	pki=$state/pki
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=docker_multistage-test-ca \
+		-keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver \
+		-keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$pki/san.ext"
+	openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+		-days 2 -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
+	openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+	openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+	token=$(openssl rand -hex 16)
+	echo "$token,admin,admin,system:masters" >"$state/tokens.csv"
+
+	nohup etcd --name default --data-dir "$state/etcd" \
+		--listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+		--listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+		--initial-cluster "default=http://127.0.0.1:$peer_port" >"$state/etcd.log" 2>&1 &
+	echo $! >"$state/etcd.pid"
+
+	# The service IP range is only where Services get their cluster IPs
+	# allocated in etcd; nothing routes or sends traffic to it here.
+	nohup "$kube/kube-apiserver" \
+		--etcd-servers "http://127.0.0.1:$etcd_port" \
+		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+		--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+		--token-auth-file "$state/tokens.csv" --authorization-mode RBAC \
+		--service-account-issuer https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+		--service-cluster-ip-range 10.96.0.0/24 \
+		--endpoint-reconciler-type none \
+		>"$state/apiserver.log" 2>&1 &
+	echo $! >"$state/apiserver.pid"
+
+	cat >"$kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $pki/ca.crt
+users:
+- name: admin
+  user:
+    token: $token
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: admin
+current-context: test
+YAML
+	for _ in $(seq 120); do
+		if answers; then
+			echo "kube-apiserver: ready on https://127.0.0.1:$api_port (state $state)" >&2
+			echo "$kubeconfig"
+			exit 0
+		fi
+		kill -0 "$(cat "$state/apiserver.pid")" 2>/dev/null || break
+		sleep 0.5
+	done
+	echo "kube-apiserver: not ready within 60s; its log:" >&2
+	tail -30 "$state/apiserver.log" >&2
+	echo "etcd's log:" >&2
+	tail -10 "$state/etcd.log" >&2
+	exit 1
+	;;
+stop)
+	stop_pid "$state/apiserver.pid"
+	stop_pid "$state/etcd.pid"
+	echo "kube-apiserver: stopped" >&2
+	;;
+*)
+	echo "usage: $0 start|stop" >&2
+	exit 2
+	;;
+esac
