@@ -2,10 +2,11 @@
 # Installs, from Debian's packages, what the tests and scripts need: the
 # Docker engine, a browser for the browser test, busybox for the local
 # stand-in base images, qemu for the arm64 image, the load tools, and
-# skopeo, whose OCI archives and layouts imgcompare is tested on.
+# skopeo, whose OCI archives and layouts imgcompare is tested on, and etcd
+# and openssl for the Kubernetes API server of the deployment tests.
 set -euo pipefail
 
-packages=(make curl iproute2 time docker.io chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo)
+packages=(make curl iproute2 time openssl docker.io chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo etcd-server)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -13,7 +13,7 @@ set -euo pipefail
 
 cache=${DOCKER_MULTISTAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker_multistage}
 dive_version=v0.13.1
-compose_version=v5.7.1
+compose_version=v5.6.0
 kube_version=v1.37.2
 
 build() { # name version module
@@ -26,11 +26,12 @@ build() { # name version module
 	echo "$dir/$1"
 }
 
-# compose: built inside the downloaded module directory, with the Go
-# toolchain its go.mod asks for (1.26.10 or later): GOTOOLCHAIN=go1.27.3,
-# which the module proxy serves, for this build only.
+# compose: built inside the downloaded module directory (go install
+# refuses its go.mod's exclude directives). v5.6.0 is the newest release
+# whose dependencies the module proxy serves: v5.7.x needs
+# github.com/docker/secrets-engine, which it refuses (403).
 compose() {
-	local toolchain=go1.27.3
+	local toolchain=local
 	local dir="$cache/tools/compose-$compose_version"
 	if [ ! -x "$dir/docker-compose" ]; then
 		echo "tools: building docker compose $compose_version into $dir" >&2

@@ -31,11 +31,20 @@ func TestMaxConnsFor(t *testing.T) {
 	}
 }
 
-// startBudgetServer serves the shipped handler with a budget of maxConns.
+// startBudgetServer serves the shipped handler with cfg on a free loopback
+// port.
 func startBudgetServer(t *testing.T, cfg Config) (*Server, context.CancelFunc, chan error) {
 	t.Helper()
+	return serveTest(t, cfg, io.Discard, false)
+}
+
+// serveTest serves the shipped handler with cfg on a free loopback port,
+// logging to log, until the returned cancel is called or the test ends;
+// with checkExit, an error from Serve fails the test.
+func serveTest(t *testing.T, cfg Config, log io.Writer, checkExit bool) (*Server, context.CancelFunc, chan error) {
+	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
-	srv, err := Listen(cfg, newTestHandler(), slog.New(slog.DiscardHandler))
+	srv, err := Listen(cfg, newTestHandler(), slog.New(slog.NewTextHandler(log, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +53,11 @@ func startBudgetServer(t *testing.T, cfg Config) (*Server, context.CancelFunc, c
 	go func() { served <- srv.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-served
+		err := <-served
+		served <- err
+		if checkExit && err != nil {
+			t.Errorf("Serve: %v", err)
+		}
 	})
 	return srv, cancel, served
 }

@@ -3,10 +3,8 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -34,25 +32,11 @@ func (b *lockedBuffer) String() string {
 }
 
 // startServer runs a Server with the shipped configuration on a free
-// loopback port.
+// loopback port, and checks that it shuts down cleanly at the end.
 func startServer(t *testing.T) (string, *lockedBuffer) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
 	log := &lockedBuffer{}
-	srv, err := Listen(cfg, newTestHandler(), slog.New(slog.NewTextHandler(log, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	srv, _, _ := serveTest(t, DefaultConfig(), log, true)
 	return srv.Addr().String(), log
 }
 

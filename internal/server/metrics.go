@@ -167,30 +167,29 @@ func (m *metrics) writeTo(w http.ResponseWriter, b build, ready bool, conns *con
 	w.Write(buf)
 }
 
-func counter(buf []byte, name, help string, v uint64) []byte {
+// family writes the HELP and TYPE lines of a metric and starts its sample.
+func family(buf []byte, name, help, kind string) []byte {
 	buf = append(buf, "# HELP "...)
 	buf = append(buf, name...)
 	buf = append(buf, ' ')
 	buf = append(buf, help...)
 	buf = append(buf, "\n# TYPE "...)
 	buf = append(buf, name...)
-	buf = append(buf, " counter\n"...)
-	buf = append(buf, name...)
 	buf = append(buf, ' ')
+	buf = append(buf, kind...)
+	buf = append(buf, '\n')
+	buf = append(buf, name...)
+	return append(buf, ' ')
+}
+
+func counter(buf []byte, name, help string, v uint64) []byte {
+	buf = family(buf, name, help, "counter")
 	buf = strconv.AppendUint(buf, v, 10)
 	return append(buf, '\n')
 }
 
 func gauge(buf []byte, name, help string, v float64) []byte {
-	buf = append(buf, "# HELP "...)
-	buf = append(buf, name...)
-	buf = append(buf, ' ')
-	buf = append(buf, help...)
-	buf = append(buf, "\n# TYPE "...)
-	buf = append(buf, name...)
-	buf = append(buf, " gauge\n"...)
-	buf = append(buf, name...)
-	buf = append(buf, ' ')
+	buf = family(buf, name, help, "gauge")
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 		buf = strconv.AppendInt(buf, int64(v), 10)
 	} else {
