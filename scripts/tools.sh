@@ -16,6 +16,9 @@ dive_version=v0.13.1
 compose_version=v5.6.0
 kube_version=v1.37.2
 
+# Work directories are removed however the script ends.
+work_dirs=()
+trap 'rm -rf "${work_dirs[@]}"' EXIT
 build() { # name version module
 	local dir="$cache/tools/$1-$2"
 	if [ ! -x "$dir/$1" ]; then
@@ -40,6 +43,7 @@ compose() {
 		src=$(GOTOOLCHAIN=$toolchain go mod download -json "github.com/docker/compose/v5@$compose_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 		local work
 		work=$(mktemp -d)
+		work_dirs+=("$work")
 		cp -r "$src/." "$work"
 		chmod -R u+w "$work"
 		(cd "$work" && GOTOOLCHAIN=$toolchain GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
@@ -60,6 +64,7 @@ kube() {
 		mkdir -p "$dir"
 		local work
 		work=$(mktemp -d)
+		work_dirs+=("$work")
 		local gomod
 		gomod=$(go mod download -json "k8s.io/kubernetes@$kube_version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
 		local staging="v0${kube_version#v1}"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ func usageError(format string, a ...any) error {
 }
 
 const usageHead = `Usage: imgcompare [flags] IMAGE [IMAGE...]
+       imgcompare diff [flags] IMAGE-A IMAGE-B   (imgcompare diff -help)
 
 Compares container images: uncompressed size (as docker images shows it),
 compressed size (as a registry stores it), layers, files, wasted space and
@@ -54,6 +56,7 @@ a toolchain, root, setuid and world-writable files. The first IMAGE is the
 baseline the others are compared against.
 
 IMAGE names a source as skopeo and podman do:
+  docker://HOST/REPO:TAG     an image in a registry (credentials from docker login)
   docker-daemon:REF          an image in the local Docker engine
   docker-archive:PATH[:REF]  a docker save tarball (gzipped too)
   oci-archive:PATH[:REF]     a tar of an OCI layout (buildx --output type=oci)
@@ -62,7 +65,9 @@ REF picks one image of several: a tag, a digest or @N (the Nth, from 0).
 A bare IMAGE is "-" (a tarball on stdin), an existing file (a slash or a
 .tar ending; docker save or OCI archive, by content) or directory (an OCI
 layout), PATH:REF, or else an image in the local Docker engine; a name that
-reads as a path and does not exist is an error. Nothing reaches the network.
+reads as a path and does not exist is an error. Only docker:// reaches the
+network: plain HTTP for localhost and loopback registries, HTTPS for others
+unless --insecure.
 
 The compressed size is stored (the source holds compressed layers), or
 estimated within 2% of gzip level 6 for layers stored uncompressed (the
@@ -78,12 +83,15 @@ Flags:
 `
 
 type options struct {
-	format   string
-	largest  int
-	platform *v1.Platform
-	exact    bool
-	rules    budget.Rules
-	images   []string
+	format       string
+	largest      int
+	platform     *v1.Platform
+	exact        bool
+	insecure     bool
+	manifestOnly bool
+	allPlatforms bool
+	rules        budget.Rules
+	images       []string
 }
 
 func parseOptions(args []string, stdout io.Writer) (*options, error) {
@@ -96,6 +104,9 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		o.platform, err = source.ParsePlatform(s)
 		return err
 	})
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP to a registry that is not on this machine")
+	fs.BoolVar(&o.manifestOnly, "manifest-only", false, "read only the manifest and config, no layer: compressed size, layers, platform, user, command, labels (sources that store compressed layers)")
+	fs.BoolVar(&o.allPlatforms, "all-platforms", false, "compare every platform of a multi-platform image, one row each")
 	fs.BoolVar(&o.exact, "exact-compressed", false, "compute the compressed size of layers stored uncompressed exactly (gzip level 6) rather than estimate it within 2%")
 	fs.Func("max-size", "fail when an image's uncompressed `size` exceeds this (8MB, 6.5MiB)", func(s string) (err error) {
 		o.rules.MaxSize, err = size.Parse(s)
@@ -155,6 +166,13 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	if o.largest < 0 {
 		return nil, usageError("-largest %d: want zero or more", o.largest)
 	}
+	if o.manifestOnly && (o.rules.MaxSize > 0 || o.rules.MinReduction != 0 || o.rules.MinEfficiency > 0 || o.rules.MaxWastedBytes > 0 ||
+		o.rules.MaxWastedPercent > 0 || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
+		return nil, usageError("--manifest-only reads no layer: only --max-compressed-size and --forbid root can be checked")
+	}
+	if o.allPlatforms && o.platform != nil {
+		return nil, usageError("--all-platforms and --platform exclude each other")
+	}
 	if o.rules.MinReduction != 0 && len(o.images) < 2 {
 		return nil, usageError("--min-reduction needs a baseline and at least one image to compare with it")
 	}
@@ -183,6 +201,9 @@ func contains(list []string, s string) bool {
 // nothing half-printed on stdout, then prints the report and checks the
 // budget.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "diff" {
+		return runDiff(ctx, args[2:], stdin, stdout, stderr)
+	}
 	o, err := parseOptions(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -193,11 +214,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	images := make([]*analysis.Image, 0, len(o.images))
 	for _, arg := range o.images {
-		img, err := analyse(ctx, arg, stdin, stderr, o)
+		if !o.allPlatforms {
+			img, err := analyse(ctx, arg, stdin, stderr, o, nil)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			images = append(images, img)
+			continue
+		}
+		all, err := source.OpenAll(ctx, arg, source.Options{Stdin: stdin, Insecure: o.insecure})
 		if err != nil {
 			return &exitError{exitUsage, err}
 		}
-		images = append(images, img)
+		for _, opened := range all {
+			img, err := analyseOpened(ctx, arg, opened, stderr, o, nil)
+			opened.Close()
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			images = append(images, img)
+		}
 	}
 
 	violations := budget.Check(images, o.rules)
@@ -217,14 +253,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return nil
 }
 
-func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, o *options) (*analysis.Image, error) {
-	p := newProgress(stderr, arg)
-	defer p.done()
-	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin})
+// analyse opens and analyses one image. When files is not nil, it
+// receives every path of the image's filesystem with its content digest,
+// for a diff.
+func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, o *options, files map[string]analysis.FileInfo) (*analysis.Image, error) {
+	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin, Insecure: o.insecure})
 	if err != nil {
 		return nil, err
 	}
 	defer opened.Close()
+	return analyseOpened(ctx, arg, opened, stderr, o, files)
+}
+
+func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr io.Writer, o *options, files map[string]analysis.FileInfo) (*analysis.Image, error) {
+	p := newProgress(stderr, arg)
+	defer p.done()
 	// Stored sizes are exact and free. Otherwise the size is computed;
 	// exactly when asked, or when a budget gates on it.
 	compression := analysis.Estimated
@@ -234,11 +277,17 @@ func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer,
 	case o.exact || o.rules.MaxCompressedSize > 0:
 		compression = analysis.Computed
 	}
-	img, err := analysis.Analyze(ctx, opened.Image, analysis.Options{
-		Largest:     o.largest,
-		Compression: compression,
-		Progress:    p.layer,
-	})
+	opts := analysis.Options{
+		Largest:      o.largest,
+		Compression:  compression,
+		Progress:     p.layer,
+		ManifestOnly: o.manifestOnly,
+	}
+	if files != nil {
+		opts.FileDigests = true
+		opts.Files = func(f analysis.FileInfo) { files[f.Path] = f }
+	}
+	img, err := analysis.Analyze(ctx, opened.Image, opts)
 	if err != nil {
 		return nil, fmt.Errorf("analysing %s: %w", arg, err)
 	}
@@ -247,6 +296,9 @@ func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer,
 		img.Name = "(stdin)"
 	}
 	img.Source = opened.Transport
+	if opened.Platform != "" {
+		img.Name += " [" + opened.Platform + "]"
+	}
 	return img, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,6 +253,7 @@ func TestPlatforms(t *testing.T) {
 		{[]string{dir}, "amd64"},
 		{[]string{"--platform", "linux/arm64", dir}, "arm64"},
 		{[]string{"--platform", "linux/s390x", dir}, ""},
+		{[]string{"--all-platforms", dir}, "amd64,arm64"},
 	} {
 		r := imgcompare(t, nil, append([]string{"-o", "json"}, c.args...)...)
 		if c.arch == "" {
@@ -264,11 +266,18 @@ func TestPlatforms(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", c.args, r.code, r.stderr)
 		}
 		var doc struct {
-			Images []struct{ Architecture string }
+			Images []struct{ Name, Architecture string }
 		}
 		json.Unmarshal([]byte(r.stdout), &doc)
-		if doc.Images[0].Architecture != c.arch {
-			t.Errorf("%v: %s, want %s", c.args, doc.Images[0].Architecture, c.arch)
+		var archs []string
+		for _, img := range doc.Images {
+			archs = append(archs, img.Architecture)
+		}
+		if strings.Join(archs, ",") != c.arch {
+			t.Errorf("%v: %v, want %s", c.args, archs, c.arch)
+		}
+		if len(doc.Images) > 1 && !strings.HasSuffix(doc.Images[1].Name, " [linux/arm64]") {
+			t.Errorf("%v: the second image is named %q", c.args, doc.Images[1].Name)
 		}
 	}
 }
@@ -336,6 +345,107 @@ func TestWasteGates(t *testing.T) {
 	}
 	if r.code != 1 || strings.TrimSpace(r.stderr) != strings.Join(want, "\n") {
 		t.Errorf("tight gates: exit %d\n%s\nwant:\n%s", r.code, r.stderr, strings.Join(want, "\n"))
+	}
+}
+
+// TestDiff runs imgcompare diff on images whose differences are known:
+// exit 1 with the changes listed, 0 for the same image twice or once every
+// difference is ignored, 2 for trouble.
+func TestDiff(t *testing.T) {
+	before := it.Image(t, v1.Config{Labels: map[string]string{"rev": "1"}},
+		it.By("base", it.Layer(t, it.File("app", 1000), it.File("cache/x", 300))))
+	after := it.Image(t, v1.Config{Labels: map[string]string{"rev": "2"}},
+		it.By("base", it.Layer(t, it.File("app", 1200), it.Entry{Name: "etc/new", Size: 10, Mode: 0o600})))
+	a := writeTarball(t, before, "example.com/app:1")
+	b := writeTarball(t, after, "example.com/app:2")
+
+	r := imgcompare(t, nil, "diff", "-o", "json", a, b)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Schema    string
+		Identical bool
+		Files     []struct {
+			Path, Change string
+			What         []string
+			Delta        int64 `json:"size_delta"`
+		}
+		Config []struct{ Field, Before, After string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	var files []string
+	for _, f := range doc.Files {
+		files = append(files, fmt.Sprintf("%s %s %d %s", f.Change, f.Path, f.Delta, strings.Join(f.What, "+")))
+	}
+	want := "removed /cache/x -300 ,changed /app 200 size,added /etc/new 10 ,removed /cache 0 ,added /etc 0 "
+	if doc.Schema != "imgcompare-diff/v1" || doc.Identical || strings.Join(files, ",") != want {
+		t.Errorf("schema %q identical %v files %v; want %s", doc.Schema, doc.Identical, files, want)
+	}
+	if len(doc.Config) != 1 || doc.Config[0].Field != "label:rev" {
+		t.Errorf("config changes %+v", doc.Config)
+	}
+	for _, format := range []string{"table", "markdown"} {
+		r := imgcompare(t, nil, "diff", "-o", format, a, b)
+		if r.code != 1 || !strings.Contains(r.stdout, "/etc/new") || !strings.Contains(r.stdout, "label:rev") {
+			t.Errorf("-o %s: exit %d\n%s", format, r.code, r.stdout)
+		}
+	}
+	if r := imgcompare(t, nil, "diff", a, a); r.code != 0 || !strings.Contains(r.stdout, "identical") {
+		t.Errorf("an image against itself: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := imgcompare(t, nil, "diff", "--ignore", "/app", "--ignore", "/cache", "--ignore", "/etc", "--ignore", "label:rev", a, b); r.code != 0 {
+		t.Errorf("every difference ignored: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, bad := range [][]string{{"diff", a}, {"diff", "-o", "svg", a, b}, {"diff", "--ignore", "colour", a, b}, {"diff", a, "./missing.tar"}} {
+		if r := imgcompare(t, nil, bad...); r.code != 2 || r.stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q; want 2 and nothing", bad, r.code, r.stdout)
+		}
+	}
+}
+
+// TestManifestOnly reads a layout's manifest and config alone.
+func TestManifestOnly(t *testing.T) {
+	img := it.Image(t, v1.Config{User: "1000", Labels: map[string]string{"org.opencontainers.image.revision": "abc"}},
+		it.By("COPY app", it.Layer(t, it.File("app", 5000))))
+	dir := writeLayout(t, img)
+	r := imgcompare(t, nil, "--manifest-only", "-o", "json", "--max-compressed-size", "1MB", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Images []struct {
+			ManifestOnly bool `json:"manifest_only"`
+			Size         struct {
+				Uncompressed *int64
+				Compressed   int64
+			}
+			Files  *int
+			Waste  *struct{}
+			Config struct{ Labels map[string]string }
+			Layers []struct{ Compressed int64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := doc.Images[0]
+	if !got.ManifestOnly || got.Size.Uncompressed != nil || got.Files != nil || got.Waste != nil ||
+		got.Size.Compressed <= 0 || len(got.Layers) != 1 || got.Layers[0].Compressed != got.Size.Compressed ||
+		got.Config.Labels["org.opencontainers.image.revision"] != "abc" {
+		t.Errorf("manifest only: %+v", got)
+	}
+	if r := imgcompare(t, nil, "--manifest-only", "--max-compressed-size", "10B", dir); r.code != 1 {
+		t.Errorf("a compressed-size gate on the manifest alone: exit %d, want 1", r.code)
+	}
+	saved := filepath.Join(t.TempDir(), "saved.tar")
+	it.DockerSave(t, saved, []string{"example.com/app:1"}, img)
+	for _, args := range [][]string{{"--manifest-only", saved}, {"--manifest-only", "--max-size", "1MB", dir}} {
+		if r := imgcompare(t, nil, args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, r.code, r.stderr)
+		}
 	}
 }
 

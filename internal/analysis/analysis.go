@@ -37,8 +37,15 @@ type Image struct {
 	Root        bool // the image runs as root (no user, or uid 0)
 	Entrypoint  []string
 	Cmd         []string
+	Env         []string
+	Labels      map[string]string
 	Ports       []string // exposed, sorted
 	Healthcheck []string // nil when the image has none
+
+	// ManifestOnly: only the manifest and config were read, no layer, so
+	// the uncompressed size, files, waste and filesystem findings are
+	// unknown (Options.ManifestOnly).
+	ManifestOnly bool
 
 	// Size is the uncompressed size: the sum of the sizes of the files in
 	// all layers, deleted ones included, with a symlink counting as the
@@ -70,6 +77,17 @@ type Layer struct {
 	CreatedBy      string
 }
 
+// FileInfo is what Diff compares of a path of the final filesystem.
+type FileInfo struct {
+	Path     string
+	Type     byte // a tar type flag: regular file, directory, symlink…
+	Size     int64
+	Mode     int64
+	UID, GID int
+	Link     string // a symlink's target
+	Digest   string // a regular file's content, with Options.FileDigests
+}
+
 // File is a regular file of the final filesystem.
 type File struct {
 	Path string
@@ -84,6 +102,14 @@ type Options struct {
 	Compression Compression
 	// Progress, when not nil, is called before each layer is read.
 	Progress func(layer, layers int)
+	// ManifestOnly reads the manifest and config and no layer: the
+	// compressed sizes must be stored.
+	ManifestOnly bool
+	// Files, when not nil, is called for every path of the final
+	// filesystem with what Diff compares (FileDigests to have digests).
+	Files func(FileInfo)
+	// FileDigests hashes every regular file's content for Files.
+	FileDigests bool
 }
 
 // Analyze reads img, one layer at a time, and returns what it found.
@@ -113,6 +139,12 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		return nil, fmt.Errorf("config names %d layers (diff_ids), the image has %d", len(config.RootFS.DiffIDs), len(layers))
 	}
 	createdBy := layerHistory(config.History, len(layers))
+	if opts.ManifestOnly {
+		if opts.Compression != Stored {
+			return nil, errors.New("reading the manifest alone needs compressed sizes the source stores (a registry, an OCI layout or archive)")
+		}
+		return manifestOnly(out, layers, config.RootFS.DiffIDs, createdBy)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var compressed func() ([]int64, bool, error)
@@ -128,7 +160,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(layers))
 		}
-		l, err := readLayer(layer, config.RootFS.DiffIDs[i], i, fs, waste, opts.Compression)
+		l, err := readLayer(layer, config.RootFS.DiffIDs[i], i, fs, waste, opts)
 		if err != nil {
 			return nil, layerError(config.RootFS.DiffIDs, i, err)
 		}
@@ -136,14 +168,8 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		out.Layers = append(out.Layers, l)
 	}
 	if opts.Compression == Stored {
-		for _, layer := range layers {
-			mt, err := layer.MediaType()
-			if err != nil {
-				return nil, fmt.Errorf("reading a layer's media type: %w", err)
-			}
-			if f := format(mt); !slices.Contains(out.Formats, f) {
-				out.Formats = append(out.Formats, f)
-			}
+		if err := storedFormats(out, layers); err != nil {
+			return nil, err
 		}
 	} else {
 		out.Formats = []string{"gzip"}
@@ -184,12 +210,50 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	}
 	out.Largest = files
 	out.Findings = findings(fs, out)
+	if opts.Files != nil {
+		fs.walk(func(p string, n *node) {
+			opts.Files(FileInfo{Path: p, Type: n.typeflag, Size: n.size, Mode: n.mode, UID: n.uid, GID: n.gid, Link: n.linkname, Digest: n.digest})
+		})
+	}
 	out.Waste = waste.result(opts.Largest)
 	return out, nil
 }
 
+// manifestOnly fills in what the manifest and config tell.
+func manifestOnly(out *Image, layers []v1.Layer, diffIDs []v1.Hash, createdBy []string) (*Image, error) {
+	out.ManifestOnly = true
+	for i, layer := range layers {
+		n, err := layer.Size()
+		if err != nil {
+			return nil, layerError(diffIDs, i, err)
+		}
+		out.Layers = append(out.Layers, Layer{DiffID: diffIDs[i].String(), CompressedSize: n, CreatedBy: createdBy[i]})
+		out.CompressedSize += n
+	}
+	if err := storedFormats(out, layers); err != nil {
+		return nil, err
+	}
+	out.Findings = findings(newFSTree(), out)
+	return out, nil
+}
+
+func storedFormats(out *Image, layers []v1.Layer) error {
+	for _, layer := range layers {
+		mt, err := layer.MediaType()
+		if err != nil {
+			return fmt.Errorf("reading a layer's media type: %w", err)
+		}
+		if f := format(mt); !slices.Contains(out.Formats, f) {
+			out.Formats = append(out.Formats, f)
+		}
+	}
+	return nil
+}
+
 func describeConfig(out *Image, c v1.Config) {
 	out.User = c.User
+	out.Env = c.Env
+	out.Labels = c.Labels
 	out.Root = runsAsRoot(c.User)
 	out.Entrypoint = c.Entrypoint
 	out.Cmd = c.Cmd
@@ -233,7 +297,7 @@ func layerHistory(history []v1.History, layers int) []string {
 // readLayer streams one layer: it sums its file sizes, applies its entries
 // and whiteouts to fs, and checks that the stream is the one the config
 // names (its diff_id), as Docker does before it uses a layer.
-func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, compression Compression) (Layer, error) {
+func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, opts Options) (Layer, error) {
 	l := Layer{DiffID: diffID.String()}
 
 	rc, err := layer.Uncompressed()
@@ -242,7 +306,7 @@ func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *was
 	}
 	defer rc.Close()
 
-	if compression == Stored {
+	if opts.Compression == Stored {
 		if l.CompressedSize, err = layer.Size(); err != nil {
 			return l, err
 		}
@@ -281,8 +345,16 @@ func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *was
 			removed = fs.removedSize(parts)
 		}
 		waste.entry(h, parts, index, removed)
-		if err := fs.applyAt(h, parts, index); err != nil {
+		in, err := fs.applyEntry(h, parts, index)
+		if err != nil {
 			return l, err
+		}
+		if opts.FileDigests && h.Typeflag == tar.TypeReg && in != nil {
+			sum := sha256.New()
+			if _, err := io.Copy(sum, tr); err != nil {
+				return l, err
+			}
+			in.digest = "sha256:" + hex.EncodeToString(sum.Sum(nil))
 		}
 	}
 	waste.endLayer()

@@ -33,6 +33,9 @@ type inode struct {
 	typeflag byte
 	size     int64
 	mode     int64
+	uid, gid int
+	linkname string // a symlink's target
+	digest   string // of a regular file's content, when asked for
 }
 
 // node is one path of the merged filesystem.
@@ -93,55 +96,66 @@ func (t *fsTree) apply(h *tar.Header, layer int) error {
 	return t.applyAt(h, parts, layer)
 }
 
-// applyAt adds the entry h, whose path is parts, as entryPath gives it.
+// applyAt adds the entry h, whose path is parts, as entryPath gives it,
+// and returns the inode it gave the path, or nil.
 func (t *fsTree) applyAt(h *tar.Header, parts []string, layer int) error {
+	_, err := t.applyEntry(h, parts, layer)
+	return err
+}
+
+func (t *fsTree) applyEntry(h *tar.Header, parts []string, layer int) (*inode, error) {
 	if len(parts) == 0 {
 		if h.Typeflag == tar.TypeDir {
-			t.root.mode, t.root.layer = h.Mode, layer
+			t.root.mode, t.root.layer = h.Mode&0o7777, layer
 		}
-		return nil
+		return nil, nil
 	}
 	dir := t.parent(parts, layer)
 	base := parts[len(parts)-1]
 	switch {
 	case base == whiteoutOpaque:
 		dir.hideBelow(layer)
-		return nil
+		return nil, nil
 	case strings.HasPrefix(base, whiteoutPrefix):
 		delete(dir.children, strings.TrimPrefix(base, whiteoutPrefix))
-		return nil
+		return nil, nil
 	}
 
-	in := &inode{typeflag: h.Typeflag, size: h.Size, mode: h.Mode}
+	// Some writers (Docker's own, for older layers) put the file type's
+	// bits in the mode too; the type is the header's type flag.
+	in := &inode{typeflag: h.Typeflag, size: h.Size, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid}
+	if h.Typeflag == tar.TypeSymlink {
+		in.linkname = h.Linkname
+	}
 	switch h.Typeflag {
 	case tar.TypeLink:
 		target, err := entryPath(h.Linkname)
 		if err != nil {
-			return fmt.Errorf("hard link %q to %q: %w", h.Name, h.Linkname, errBreakout)
+			return nil, fmt.Errorf("hard link %q to %q: %w", h.Name, h.Linkname, errBreakout)
 		}
 		n := t.lookup(target)
 		if n == nil || n.isDir() {
-			return fmt.Errorf("hard link %q to %q: no such file in the layers so far", h.Name, h.Linkname)
+			return nil, fmt.Errorf("hard link %q to %q: no such file in the layers so far", h.Name, h.Linkname)
 		}
 		in = n.inode
 	case tar.TypeSymlink:
 		// Docker refuses a target that climbs out of the root from where
 		// the link is.
 		if _, ok := underRoot(strings.Join(parts[:len(parts)-1], "/"), h.Linkname); !ok {
-			return fmt.Errorf("symlink %q to %q: %w", h.Name, h.Linkname, errBreakout)
+			return nil, fmt.Errorf("symlink %q to %q: %w", h.Name, h.Linkname, errBreakout)
 		}
 	}
 	if old, ok := dir.children[base]; ok && old.isDir() && h.Typeflag == tar.TypeDir {
-		old.inode = &inode{typeflag: tar.TypeDir, mode: h.Mode}
+		old.inode = in
 		old.layer = layer
-		return nil
+		return in, nil
 	}
 	n := &node{inode: in, own: h.Size, layer: layer}
 	if h.Typeflag == tar.TypeDir {
 		n.children = map[string]*node{}
 	}
 	dir.children[base] = n
-	return nil
+	return in, nil
 }
 
 // parent returns the directory that holds the path parts, creating the

@@ -15,7 +15,8 @@ import (
 // oci); size says where the compressed size comes from
 // (compressed_source: stored, computed or estimated) and its formats; a
 // compressed reduction says whether it compares sizes of the same source;
-// waste holds dive's figures.
+// waste holds dive's figures; with manifest_only, uncompressed, files and
+// waste are null. config has env and labels.
 const SchemaVersion = "imgcompare/v2"
 
 // The JSON document. These types are the contract with users' scripts:
@@ -35,12 +36,13 @@ type jsonImage struct {
 	Variant      string         `json:"variant,omitempty"`
 	Size         jsonSize       `json:"size"`
 	Reduction    *jsonReduction `json:"reduction,omitempty"`
+	ManifestOnly bool           `json:"manifest_only,omitempty"`
 	Layers       []jsonLayer    `json:"layers"`
-	Files        int            `json:"files"`
+	Files        *int           `json:"files"`
 	Largest      []jsonFile     `json:"largest_files"`
 	Config       jsonConfig     `json:"config"`
 	Findings     []jsonFinding  `json:"findings"`
-	Waste        jsonWaste      `json:"waste"`
+	Waste        *jsonWaste     `json:"waste"`
 }
 
 type jsonWaste struct {
@@ -58,7 +60,7 @@ type jsonWastedPath struct {
 }
 
 type jsonSize struct {
-	Uncompressed     int64    `json:"uncompressed"`
+	Uncompressed     *int64   `json:"uncompressed"`
 	Compressed       int64    `json:"compressed"`
 	CompressedSource string   `json:"compressed_source"`
 	Formats          []string `json:"compression_formats"`
@@ -101,8 +103,10 @@ type jsonConfig struct {
 	Root        bool     `json:"root"`
 	Entrypoint  []string `json:"entrypoint"`
 	Cmd         []string `json:"cmd"`
-	Ports       []string `json:"exposed_ports"`
-	Healthcheck []string `json:"healthcheck"`
+	Ports       []string          `json:"exposed_ports"`
+	Healthcheck []string          `json:"healthcheck"`
+	Env         []string          `json:"env"`
+	Labels      map[string]string `json:"labels"`
 }
 
 type jsonFinding struct {
@@ -124,15 +128,17 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 		j := jsonImage{
 			Name: img.Name, Source: string(img.Source), ID: img.ID,
 			OS: img.OS, Architecture: img.Architecture, Variant: img.Variant,
-			Size:     jsonSize{img.Size, img.CompressedSize, string(img.Compression), nonNil(img.Formats)},
-			Layers:   []jsonLayer{},
-			Files:    img.Files,
+			Size:         jsonSize{&img.Size, img.CompressedSize, string(img.Compression), nonNil(img.Formats)},
+			ManifestOnly: img.ManifestOnly,
+			Layers:       []jsonLayer{},
+			Files:        &img.Files,
 			Largest:  []jsonFile{},
 			Findings: []jsonFinding{},
 			Config: jsonConfig{
 				User: img.User, Root: img.Root,
 				Entrypoint: nonNil(img.Entrypoint), Cmd: nonNil(img.Cmd),
 				Ports: nonNil(img.Ports), Healthcheck: nonNil(img.Healthcheck),
+				Env: nonNil(img.Env), Labels: img.Labels,
 			},
 		}
 		if i > 0 {
@@ -149,9 +155,17 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 		for _, f := range img.Findings {
 			j.Findings = append(j.Findings, jsonFinding{string(f.Kind), f.Path, f.Detail})
 		}
-		j.Waste = jsonWaste{img.Waste.Efficiency, img.Waste.WastedBytes, img.Waste.UserSize, img.Waste.UserWastedPercent, []jsonWastedPath{}}
-		for _, p := range img.Waste.Paths {
-			j.Waste.Paths = append(j.Waste.Paths, jsonWastedPath(p))
+		if j.Config.Labels == nil {
+			j.Config.Labels = map[string]string{}
+		}
+		if img.ManifestOnly {
+			// Nothing but the manifest and config was read.
+			j.Size.Uncompressed, j.Files = nil, nil
+		} else {
+			j.Waste = &jsonWaste{img.Waste.Efficiency, img.Waste.WastedBytes, img.Waste.UserSize, img.Waste.UserWastedPercent, []jsonWastedPath{}}
+			for _, p := range img.Waste.Paths {
+				j.Waste.Paths = append(j.Waste.Paths, jsonWastedPath(p))
+			}
 		}
 		doc.Images = append(doc.Images, j)
 	}

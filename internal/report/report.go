@@ -6,6 +6,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -44,6 +46,9 @@ func reduction(images []*analysis.Image, i int, compressed bool) string {
 	if compressed {
 		base, size = images[0].CompressedSize, images[i].CompressedSize
 	}
+	if !compressed && (images[0].ManifestOnly || images[i].ManifestOnly) {
+		return "-"
+	}
 	r := analysis.Reduce(base, size)
 	mark := ""
 	if compressed && !sameSource(images[0], images[i]) {
@@ -79,7 +84,27 @@ const compressionNote = "COMPRESSION: stored = the layer sizes the source holds,
 	"as docker push compresses; estimated = the computed size estimated within 2% (--exact-compressed computes it)."
 
 func efficiency(img *analysis.Image) string {
+	if img.ManifestOnly {
+		return "-"
+	}
 	return fmt.Sprintf("%.2f%%", 100*img.Waste.Efficiency)
+}
+
+// known shows a figure that reading the layers gives, or "-" when only the
+// manifest was read.
+func known(img *analysis.Image, s string) string {
+	if img.ManifestOnly {
+		return "-"
+	}
+	return s
+}
+
+func labels(img *analysis.Image) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(img.Labels)) {
+		parts = append(parts, k+"="+img.Labels[k])
+	}
+	return orNone(strings.Join(parts, ", "))
 }
 
 func platform(img *analysis.Image) string {
@@ -123,11 +148,11 @@ func Table(w io.Writer, images []*analysis.Image) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tSIZE\tREDUCTION\tCOMPRESSED\tCOMPRESSION\tREDUCTION\tLAYERS\tFILES\tEFFICIENCY\tWASTED\tUSER\tSHELL\tPKG MANAGER\tTOOLCHAIN")
 	for i, img := range images {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			img.Name, platform(img), size.Format(img.Size), reduction(images, i, false),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			img.Name, platform(img), known(img, size.Format(img.Size)), reduction(images, i, false),
 			size.Format(img.CompressedSize), compression(img), reduction(images, i, true),
-			len(img.Layers), img.Files, efficiency(img), size.Format(img.Waste.WastedBytes), user(img),
-			yesOrNo(img.Has(analysis.Shell)), yesOrNo(img.Has(analysis.PackageManager)), yesOrNo(img.Has(analysis.Toolchain)))
+			len(img.Layers), known(img, fmt.Sprint(img.Files)), efficiency(img), known(img, size.Format(img.Waste.WastedBytes)), user(img),
+			known(img, yesOrNo(img.Has(analysis.Shell))), known(img, yesOrNo(img.Has(analysis.PackageManager))), known(img, yesOrNo(img.Has(analysis.Toolchain))))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -143,15 +168,20 @@ func Table(w io.Writer, images []*analysis.Image) error {
 
 	for _, img := range images {
 		fmt.Fprintf(w, "\n%s  (%s, %s, %s)\n", img.Name, img.Source, platform(img), shortID(img.ID))
-		fmt.Fprintf(w, "  size %s, compressed %s (%s)\n", size.Exact(img.Size), size.Exact(img.CompressedSize), compression(img))
-		fmt.Fprintf(w, "  efficiency %s, wasted %s, %.2f%% of the layers above the first\n",
-			efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
+		if img.ManifestOnly {
+			fmt.Fprintf(w, "  manifest only: compressed %s (%s); size, files, waste and filesystem findings not read\n", size.Exact(img.CompressedSize), compression(img))
+		} else {
+			fmt.Fprintf(w, "  size %s, compressed %s (%s)\n", size.Exact(img.Size), size.Exact(img.CompressedSize), compression(img))
+			fmt.Fprintf(w, "  efficiency %s, wasted %s, %.2f%% of the layers above the first\n",
+				efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
+		}
 		fmt.Fprintf(w, "  user %s, command %q, ports %s, healthcheck %s\n",
 			user(img), command(img), orNone(strings.Join(img.Ports, " ")), orNone(strings.Join(img.Healthcheck, " ")))
+		fmt.Fprintf(w, "  labels %s\n", labels(img))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "  LAYER\tSIZE\tCOMPRESSED\tFILES\t  CREATED BY")
 		for i, l := range img.Layers {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t  %s\n", i+1, size.Format(l.Size), size.Format(l.CompressedSize), l.Files, truncate(l.CreatedBy, 70))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t  %s\n", i+1, known(img, size.Format(l.Size)), size.Format(l.CompressedSize), known(img, fmt.Sprint(l.Files)), truncate(l.CreatedBy, 70))
 		}
 		tw.Flush()
 		if len(img.Largest) > 0 {
@@ -174,11 +204,15 @@ func Table(w io.Writer, images []*analysis.Image) error {
 }
 
 func writeFindings(w io.Writer, img *analysis.Image, indent string) {
+	what := "findings"
+	if img.ManifestOnly {
+		what = "findings (from the config alone)"
+	}
 	if len(img.Findings) == 0 {
-		fmt.Fprintf(w, "%sfindings: none\n", indent)
+		fmt.Fprintf(w, "%s%s: none\n", indent, what)
 		return
 	}
-	fmt.Fprintf(w, "%sfindings:\n", indent)
+	fmt.Fprintf(w, "%s%s:\n", indent, what)
 	for _, k := range analysis.Kinds {
 		found := img.Of(k)
 		if len(found) == 0 {
@@ -236,10 +270,10 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 	fmt.Fprintln(w, "| Image | Architecture | Os | Size (bytes) | Size | Reduction | Compressed | Compression | Reduction | Layers | Files | Efficiency | Wasted | User | Shell | Package manager | Toolchain |")
 	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|---|")
 	for i, img := range images {
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s |\n",
-			mdCode(img.Name), img.Architecture, img.OS, img.Size, size.Format(img.Size), reduction(images, i, false),
-			size.Format(img.CompressedSize), compression(img), mdEscape(reduction(images, i, true)), len(img.Layers), img.Files,
-			efficiency(img), size.Format(img.Waste.WastedBytes),
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+			mdCode(img.Name), img.Architecture, img.OS, known(img, fmt.Sprint(img.Size)), known(img, size.Format(img.Size)), reduction(images, i, false),
+			size.Format(img.CompressedSize), compression(img), mdEscape(reduction(images, i, true)), len(img.Layers), known(img, fmt.Sprint(img.Files)),
+			efficiency(img), known(img, size.Format(img.Waste.WastedBytes)),
 			mdEscape(user(img)), mdEscape(yesNo(img, analysis.Shell)), mdEscape(yesNo(img, analysis.PackageManager)), mdEscape(yesNo(img, analysis.Toolchain)))
 	}
 	fmt.Fprintln(w)
@@ -257,11 +291,15 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Created by |")
 		fmt.Fprintln(w, "|---:|---:|---:|---:|---|")
 		for i, l := range img.Layers {
-			fmt.Fprintf(w, "| %d | %s | %s | %d | %s |\n", i+1, size.Format(l.Size), size.Format(l.CompressedSize), l.Files, mdCode(truncate(l.CreatedBy, 90)))
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), size.Format(l.CompressedSize), known(img, fmt.Sprint(l.Files)), mdCode(truncate(l.CreatedBy, 90)))
 		}
-		fmt.Fprintln(w)
-		fmt.Fprintf(w, "Efficiency %s, wasted %s (%.2f%% of the layers above the first).\n",
-			efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
+		fmt.Fprintf(w, "Labels: %s.\n\n", mdEscape(labels(img)))
+		if img.ManifestOnly {
+			fmt.Fprintln(w, "Manifest only: size, files, waste and filesystem findings not read.")
+		} else {
+			fmt.Fprintf(w, "Efficiency %s, wasted %s (%.2f%% of the layers above the first).\n",
+				efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
+		}
 		if len(img.Waste.Paths) > 0 {
 			fmt.Fprintln(w)
 			fmt.Fprintln(w, "| Wasted | References | Path |")
@@ -274,11 +312,14 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		var b strings.Builder
 		writeFindings(&b, img, "")
 		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		// The first line is the heading: "findings: none" or "findings:".
+		heading := strings.TrimSuffix(lines[0], ":")
+		heading = strings.ToUpper(heading[:1]) + heading[1:]
 		if len(lines) == 1 {
-			fmt.Fprintln(w, "Findings: none.")
+			fmt.Fprintln(w, heading+".")
 			continue
 		}
-		fmt.Fprintln(w, "Findings:")
+		fmt.Fprintln(w, heading+":")
 		fmt.Fprintln(w)
 		for _, line := range lines[1:] {
 			fmt.Fprintf(w, "- %s\n", mdEscape(strings.TrimSpace(line)))

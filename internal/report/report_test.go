@@ -30,12 +30,14 @@ func fixture(t *testing.T) ([]*analysis.Image, []budget.Violation) {
 		name string
 		img  v1.Image
 		how  analysis.Compression
+		only bool
 	}{
-		{"alpine-like:1", it.Alpine(t), analysis.Computed},
-		{"scratch|app", it.Scratch(t), analysis.Computed},
-		{"wasteful:1", wasteful(t), analysis.Stored},
+		{"alpine-like:1", it.Alpine(t), analysis.Computed, false},
+		{"scratch|app", it.Scratch(t), analysis.Computed, false},
+		{"wasteful:1", wasteful(t), analysis.Stored, false},
+		{"wasteful:1 manifest", wasteful(t), analysis.Stored, true},
 	} {
-		a, err := analysis.Analyze(context.Background(), c.img, analysis.Options{Largest: 3, Compression: c.how})
+		a, err := analysis.Analyze(context.Background(), c.img, analysis.Options{Largest: 3, Compression: c.how, ManifestOnly: c.only})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +51,7 @@ func fixture(t *testing.T) ([]*analysis.Image, []budget.Violation) {
 // wasteful replaces a file and removes a directory in its second layer:
 // dive counts both as wasted.
 func wasteful(t *testing.T) v1.Image {
-	return it.Image(t, v1.Config{User: "1000"},
+	return it.Image(t, v1.Config{User: "1000", Labels: map[string]string{"org.opencontainers.image.revision": "abc123", "tier": "web"}},
 		it.By("ADD base", it.Layer(t, it.File("app", 1000), it.Dir("cache"), it.File("cache/a", 300), it.File("cache/b", 200))),
 		it.By("RUN update", it.Layer(t, it.File("app", 1200), it.Whiteout("", "cache"))),
 	)
@@ -170,7 +172,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out.String())
 	}
-	if doc.Schema != "imgcompare/v2" || len(doc.Images) != 3 {
+	if doc.Schema != "imgcompare/v2" || len(doc.Images) != 4 {
 		t.Fatalf("schema %q with %d images", doc.Schema, len(doc.Images))
 	}
 	base, scratch := doc.Images[0], doc.Images[1]

@@ -15,16 +15,89 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 // openLayout reads an OCI image layout directory. Its blobs are stored
 // as a registry would hold them.
-func openLayout(dir, ref string, platform *v1.Platform) (*Image, error) {
+func openLayout(dir, ref string, opts Options) ([]*Image, error) {
 	index, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, err
 	}
-	img, err := pickImage(index, ref, platform)
+	return fromIndex(index, ref, opts, OCILayout)
+}
+
+// fromIndex picks from an index the image ref names, or the one for the
+// platform, or with opts.every each platform's.
+func fromIndex(index v1.ImageIndex, ref string, opts Options, transport string) ([]*Image, error) {
+	var out []*Image
+	if opts.every {
+		all, err := everyImage(index, ref)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range all {
+			out = append(out, &Image{Image: p.img, Transport: transport, StoredSizes: true, Close: noop, Platform: p.platform})
+		}
+		return out, nil
+	}
+	img, err := pickImage(index, ref, opts.Platform)
 	if err != nil {
 		return nil, err
 	}
-	return &Image{Image: img, Transport: OCILayout, StoredSizes: true, Close: noop}, nil
+	return []*Image{{Image: img, Transport: transport, StoredSizes: true, Close: noop}}, nil
+}
+
+type platformImage struct {
+	img      v1.Image
+	platform string
+}
+
+// everyImage returns an image per platform of the image ref names, or of
+// the index's only image; a single-platform image gives itself.
+func everyImage(index v1.ImageIndex, ref string) ([]platformImage, error) {
+	m, err := index.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	entries := m.Manifests
+	switch {
+	case ref != "":
+		found, err := byRef(entries, ref)
+		if err != nil {
+			return nil, err
+		}
+		entries = []v1.Descriptor{found}
+	case len(entries) > 1 && !hasPlatforms(entries):
+		return nil, fmt.Errorf("it holds %d images; name one as PATH:REF: %s", len(entries), listEntries(entries))
+	}
+	var out []platformImage
+	for _, d := range entries {
+		if attestation(d) {
+			continue
+		}
+		if d.MediaType.IsIndex() {
+			child, err := index.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			more, err := everyImage(child, "")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+			continue
+		}
+		img, err := index.Image(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		p := ""
+		if d.Platform != nil && len(entries) > 1 {
+			p = d.Platform.String()
+		}
+		out = append(out, platformImage{img, p})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("it holds no image")
+	}
+	return out, nil
 }
 
 // pickImage picks one image from an index: the one ref names (a

@@ -8,8 +8,9 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"sync"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
 // layoutFile matches the names an OCI layout is made of; an archive's
@@ -20,7 +21,7 @@ var layoutFile = regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[a
 // build --output type=oci, skopeo copy oci-archive: and podman save
 // --format oci-archive write it, through a copy of the layout in a
 // temporary directory.
-func openOCIArchive(file, ref string, platform *v1.Platform) (*Image, error) {
+func openOCIArchive(file, ref string, opts Options) ([]*Image, error) {
 	dir, err := os.MkdirTemp("", "imgcompare-oci-*")
 	if err != nil {
 		return nil, err
@@ -30,13 +31,24 @@ func openOCIArchive(file, ref string, platform *v1.Platform) (*Image, error) {
 		cleanup()
 		return nil, err
 	}
-	img, err := openLayout(dir, ref, platform)
+	index, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
-	img.Transport, img.Close = OCIArchive, cleanup
-	return img, nil
+	imgs, err := fromIndex(index, ref, opts, OCIArchive)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	// The last to close removes the copy.
+	var open sync.WaitGroup
+	open.Add(len(imgs))
+	go func() { open.Wait(); cleanup() }()
+	for _, img := range imgs {
+		img.Close = sync.OnceFunc(open.Done)
+	}
+	return imgs, nil
 }
 
 func extractLayout(file, dir string) error {

@@ -6,6 +6,7 @@
 // Arguments name a source the way containers/image (skopeo, podman) does,
 // with a transport prefix, or bare:
 //
+//	docker://HOST/REPO:TAG     an image in a registry
 //	docker-daemon:REF          an image in the local Docker engine
 //	docker-archive:PATH[:REF]  a docker save tarball
 //	oci-archive:PATH[:REF]     a tar of an OCI image layout
@@ -23,6 +24,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +41,9 @@ type Image struct {
 	StoredSizes bool
 	// Close removes any temporary copy made to read the image.
 	Close func()
+	// Platform names the platform picked from a multi-platform index by
+	// OpenAll; empty otherwise.
+	Platform string
 }
 
 // The transports.
@@ -56,6 +61,11 @@ type Options struct {
 	Platform *v1.Platform
 	// Stdin is read for the argument "-".
 	Stdin io.Reader
+	// Insecure allows plain HTTP to a registry that is not on this
+	// machine.
+	Insecure bool
+
+	every bool // OpenAll: every platform
 }
 
 // ErrNotFound marks an argument that names a file that does not exist.
@@ -76,11 +86,40 @@ var ErrNotFound = errors.New("no such file or directory")
 //
 // A bare argument never reaches the network.
 func Open(ctx context.Context, arg string, opts Options) (*Image, error) {
+	imgs, err := open(ctx, arg, opts)
+	if err != nil {
+		return nil, err
+	}
+	return imgs[0], nil
+}
+
+// OpenAll opens every platform of the image an argument names, as Open
+// resolves it: one image for a single-platform image, one per platform
+// (attestations left out) for a multi-platform index.
+func OpenAll(ctx context.Context, arg string, opts Options) ([]*Image, error) {
+	opts.every, opts.Platform = true, nil
+	return open(ctx, arg, opts)
+}
+
+func one(img *Image, err error) ([]*Image, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []*Image{img}, nil
+}
+
+func open(ctx context.Context, arg string, opts Options) ([]*Image, error) {
 	transport, rest, ok := strings.Cut(arg, ":")
 	if ok {
 		switch transport {
+		case Registry:
+			ref, ok := strings.CutPrefix(rest, "//")
+			if !ok {
+				return nil, fmt.Errorf("%q: a registry image is docker://HOST/REPO:TAG", arg)
+			}
+			return openRemote(ctx, ref, opts)
 		case Daemon:
-			return openDaemon(ctx, rest)
+			return one(openDaemon(ctx, rest))
 		case Archive, OCIArchive, OCILayout:
 			path, ref, _ := splitRef(rest)
 			return openPath(transport, path, ref, opts)
@@ -94,14 +133,12 @@ func Open(ctx context.Context, arg string, opts Options) (*Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading stdin: %w", err)
 		}
-		img, err := openFile("", path, "", opts)
+		imgs, err := openFile("", path, "", opts)
 		if err != nil {
 			os.Remove(path)
 			return nil, fmt.Errorf("reading stdin: %w", err)
 		}
-		close := img.Close
-		img.Close = func() { close(); os.Remove(path) }
-		return img, nil
+		return removeWith(imgs, path), nil
 	}
 	if info, err := os.Stat(arg); err == nil && namesPath(arg, info) {
 		return openPath("", arg, "", opts)
@@ -119,7 +156,19 @@ func Open(ctx context.Context, arg string, opts Options) (*Image, error) {
 		// A name with a slash may have been meant as a file.
 		return nil, fmt.Errorf("%s: %w, and %w", arg, ErrNotFound, err)
 	}
-	return img, err
+	return one(img, err)
+}
+
+// removeWith removes file once the last of imgs is closed.
+func removeWith(imgs []*Image, file string) []*Image {
+	var open sync.WaitGroup
+	open.Add(len(imgs))
+	go func() { open.Wait(); os.Remove(file) }()
+	for _, img := range imgs {
+		close := img.Close
+		img.Close = sync.OnceFunc(func() { close(); open.Done() })
+	}
+	return imgs
 }
 
 // splitRef splits PATH:REF at the first colon whose left side is an
@@ -171,7 +220,7 @@ func readsAsPath(arg string) bool {
 
 // openPath opens a file or directory, with the transport the argument
 // named, or the one its content shows.
-func openPath(transport, path, ref string, opts Options) (*Image, error) {
+func openPath(transport, path, ref string, opts Options) ([]*Image, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -184,11 +233,11 @@ func openPath(transport, path, ref string, opts Options) (*Image, error) {
 		if !info.IsDir() {
 			return nil, fmt.Errorf("%s: an OCI layout is a directory", path)
 		}
-		img, err := openLayout(path, ref, opts.Platform)
+		imgs, err := openLayout(path, ref, opts)
 		if err != nil {
 			return nil, fmt.Errorf("reading OCI layout %s: %w", path, err)
 		}
-		return img, nil
+		return imgs, nil
 	case info.IsDir():
 		return nil, fmt.Errorf("%s is a directory, not a %s", path, transport)
 	}
@@ -198,7 +247,7 @@ func openPath(transport, path, ref string, opts Options) (*Image, error) {
 // openFile opens an archive, as its transport says or as its content
 // shows: a docker save tarball has manifest.json, an OCI archive has
 // index.json and oci-layout.
-func openFile(transport, path, ref string, opts Options) (*Image, error) {
+func openFile(transport, path, ref string, opts Options) ([]*Image, error) {
 	// A whole archive compressed with gzip (docker save | gzip) is read
 	// from a decompressed copy.
 	if compressed, err := startsWith(path, gzipMagic); err != nil {
@@ -208,14 +257,12 @@ func openFile(transport, path, ref string, opts Options) (*Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", path, err)
 		}
-		img, err := openFile(transport, plain, ref, opts)
+		imgs, err := openFile(transport, plain, ref, opts)
 		if err != nil {
 			os.Remove(plain)
 			return nil, err
 		}
-		close := img.Close
-		img.Close = func() { close(); os.Remove(plain) }
-		return img, nil
+		return removeWith(imgs, plain), nil
 	}
 	if transport == "" {
 		kind, err := archiveKind(path)
@@ -225,17 +272,17 @@ func openFile(transport, path, ref string, opts Options) (*Image, error) {
 		transport = kind
 	}
 	if transport == OCIArchive {
-		img, err := openOCIArchive(path, ref, opts.Platform)
+		imgs, err := openOCIArchive(path, ref, opts)
 		if err != nil {
 			return nil, fmt.Errorf("reading OCI archive %s: %w", path, err)
 		}
-		return img, nil
+		return imgs, nil
 	}
 	img, err := openArchive(path, ref)
 	if err != nil {
 		return nil, fmt.Errorf("reading tarball %s: %w", path, err)
 	}
-	return img, nil
+	return []*Image{img}, nil
 }
 
 func spool(r io.Reader) (string, error) {
