@@ -99,10 +99,10 @@ type jsonFile struct {
 }
 
 type jsonConfig struct {
-	User        string   `json:"user"`
-	Root        bool     `json:"root"`
-	Entrypoint  []string `json:"entrypoint"`
-	Cmd         []string `json:"cmd"`
+	User        string            `json:"user"`
+	Root        bool              `json:"root"`
+	Entrypoint  []string          `json:"entrypoint"`
+	Cmd         []string          `json:"cmd"`
 	Ports       []string          `json:"exposed_ports"`
 	Healthcheck []string          `json:"healthcheck"`
 	Env         []string          `json:"env"`
@@ -132,8 +132,8 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			ManifestOnly: img.ManifestOnly,
 			Layers:       []jsonLayer{},
 			Files:        &img.Files,
-			Largest:  []jsonFile{},
-			Findings: []jsonFinding{},
+			Largest:      []jsonFile{},
+			Findings:     []jsonFinding{},
 			Config: jsonConfig{
 				User: img.User, Root: img.Root,
 				Entrypoint: nonNil(img.Entrypoint), Cmd: nonNil(img.Cmd),
