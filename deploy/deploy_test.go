@@ -230,7 +230,13 @@ var weakenings = []struct {
 	{"unconfined seccomp", "seccompProfile", func(s *corev1.PodSpec) {
 		s.Containers[0].SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
 	}},
-	{"privileged", "privileged", func(s *corev1.PodSpec) { v := true; s.Containers[0].SecurityContext.Privileged = &v }},
+	// A privileged container may escalate privileges: the API server
+	// refuses the two set together as invalid, before Pod Security.
+	{"privileged", "privileged", func(s *corev1.PodSpec) {
+		v := true
+		s.Containers[0].SecurityContext.Privileged = &v
+		s.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+	}},
 	{"host network", "host namespaces", func(s *corev1.PodSpec) { s.HostNetwork = true }},
 	{"host port", "hostPort", func(s *corev1.PodSpec) { s.Containers[0].Ports[0].HostPort = 8080 }},
 	{"host path", "restricted volume types", func(s *corev1.PodSpec) {
