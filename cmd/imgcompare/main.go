@@ -1,11 +1,13 @@
 // Command imgcompare compares container images side by side: sizes
-// uncompressed and compressed, layers, files, and what each holds that a
-// production image should not. It can gate images in CI on a size budget.
+// uncompressed and compressed, layers, files, wasted space, and what each
+// holds that a production image should not. It can gate images in CI on a
+// budget, and diff two images.
 //
 //	imgcompare [flags] IMAGE [IMAGE...]
+//	imgcompare diff [flags] IMAGE-A IMAGE-B
 //
-// IMAGE is a reference in the local Docker engine, a docker save tarball
-// (- for stdin) or an OCI image layout directory.
+// IMAGE is named as skopeo names it (docker://, docker-daemon:,
+// docker-archive:, oci-archive:, oci:) or bare: see imgcompare -help.
 package main
 
 import (
@@ -20,7 +22,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		var exit *exitError
 		if errors.As(err, &exit) {
 			if exit.err != nil {

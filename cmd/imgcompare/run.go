@@ -200,7 +200,7 @@ func contains(list []string, s string) bool {
 // run is imgcompare: it reads every image first, so that an error leaves
 // nothing half-printed on stdout, then prints the report and checks the
 // budget.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "diff" {
 		return runDiff(ctx, args[2:], stdin, stdout, stderr)
 	}

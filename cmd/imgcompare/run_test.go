@@ -30,8 +30,7 @@ type result struct {
 func imgcompare(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), append([]string{"imgcompare"}, args...), func(string) string { return "" },
-		bytes.NewReader(stdin), &stdout, &stderr)
+	err := run(context.Background(), append([]string{"imgcompare"}, args...), bytes.NewReader(stdin), &stdout, &stderr)
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	if err != nil {
 		var exit *exitError

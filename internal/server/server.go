@@ -39,9 +39,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish once the listener is closed.
 	ShutdownTimeout time.Duration
-	// MaxConns bounds the open connections. At the budget, a new
-	// connection replaces the one that has waited longest for a request;
-	// when every connection has a request in progress, it is closed.
+	// MaxConns bounds the open connections (0: NoLimitMaxConns). At the
+	// budget, a new connection replaces the one that has waited longest
+	// for a request; when every connection has a request in progress, it
+	// is closed.
 	MaxConns int
 }
 
@@ -84,6 +85,9 @@ func Listen(cfg Config, h *Handler, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = NoLimitMaxConns
 	}
 	conns := newConnTracker(cfg.MaxConns)
 	h.conns = conns
