@@ -34,7 +34,7 @@ func TestReadsAsPath(t *testing.T) {
 	for arg, want := range map[string]bool{
 		"/abs/image": true, "./image": true, "../image": true, "image.tar": true, "image.tgz": true,
 		"Dir/Image": true, // no reference has capitals in its repository
-		"echo_app": false, "echo_app:latest": false, "myorg/app:1": false, "example.com/app": false,
+		"echo_app":  false, "echo_app:latest": false, "myorg/app:1": false, "example.com/app": false,
 	} {
 		if got := readsAsPath(arg); got != want {
 			t.Errorf("readsAsPath(%q) = %v, want %v", arg, got, want)
