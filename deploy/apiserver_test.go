@@ -33,10 +33,7 @@ func requireAPIServer(t *testing.T) *apiServer {
 		state = "/tmp/docker_multistage-kube"
 	}
 	missing := func(why string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: in CI the API server is required (.ci/run starts it with scripts/kube-apiserver.sh start)", why)
-		}
-		t.Skipf("SKIPPED: %s; start one with scripts/kube-apiserver.sh start (builds kube-apiserver once, several minutes)", why)
+		dockertest.Missing(t, why, "the API server", "scripts/kube-apiserver.sh start (it builds kube-apiserver once, several minutes)")
 	}
 	cache := os.Getenv("DOCKER_MULTISTAGE_CACHE")
 	if cache == "" {

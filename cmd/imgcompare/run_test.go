@@ -221,30 +221,7 @@ func TestManyImages(t *testing.T) {
 
 // TestPlatforms reads a multi-platform index, as docker buildx writes it.
 func TestPlatforms(t *testing.T) {
-	amd64 := it.Scratch(t)
-	arm64 := it.Image(t, v1.Config{}, it.By("COPY app", it.Layer(t, it.File("app", 1234))))
-	cf, err := arm64.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture = "arm64"
-	arm64, err = mutate.ConfigFile(arm64, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	index := mutate.AppendManifests(empty.Index,
-		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
-	)
-	dir := filepath.Join(t.TempDir(), "layout")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(index); err != nil {
-		t.Fatal(err)
-	}
+	dir := it.TwoPlatforms(t, "multi")
 	for _, c := range []struct {
 		args []string
 		arch string // "": an error listing the platforms is wanted

@@ -93,16 +93,12 @@ func (t *fsTree) apply(h *tar.Header, layer int) error {
 	if err != nil {
 		return err
 	}
-	return t.applyAt(h, parts, layer)
-}
-
-// applyAt adds the entry h, whose path is parts, as entryPath gives it,
-// and returns the inode it gave the path, or nil.
-func (t *fsTree) applyAt(h *tar.Header, parts []string, layer int) error {
-	_, err := t.applyEntry(h, parts, layer)
+	_, err = t.applyEntry(h, parts, layer)
 	return err
 }
 
+// applyEntry adds the entry h, whose path is parts as entryPath gives it,
+// and returns the inode it gave the path, or nil.
 func (t *fsTree) applyEntry(h *tar.Header, parts []string, layer int) (*inode, error) {
 	if len(parts) == 0 {
 		if h.Typeflag == tar.TypeDir {

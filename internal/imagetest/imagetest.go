@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
@@ -285,4 +286,35 @@ func TarDir(t testing.TB, dir, file string) {
 	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TwoPlatforms writes an OCI layout holding one multi-platform index, as
+// docker buildx writes it: Scratch for linux/amd64 and a one-file image for
+// linux/arm64, the index named name (its ref.name annotation). It returns
+// the layout's directory.
+func TwoPlatforms(t testing.TB, name string) string {
+	t.Helper()
+	arm64 := Image(t, v1.Config{}, By("COPY app", Layer(t, File("app", 1234))))
+	cf, err := arm64.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture = "arm64"
+	if arm64, err = mutate.ConfigFile(arm64, cf); err != nil {
+		t.Fatal(err)
+	}
+	index := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: Scratch(t), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	dir := filepath.Join(t.TempDir(), "layout")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(index, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": name})); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
@@ -41,14 +40,7 @@ func openOCIArchive(file, ref string, opts Options) ([]*Image, error) {
 		cleanup()
 		return nil, err
 	}
-	// The last to close removes the copy.
-	var open sync.WaitGroup
-	open.Add(len(imgs))
-	go func() { open.Wait(); cleanup() }()
-	for _, img := range imgs {
-		img.Close = sync.OnceFunc(open.Done)
-	}
-	return imgs, nil
+	return afterLast(imgs, cleanup), nil
 }
 
 func extractLayout(file, dir string) error {

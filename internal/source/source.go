@@ -138,7 +138,7 @@ func open(ctx context.Context, arg string, opts Options) ([]*Image, error) {
 			os.Remove(path)
 			return nil, fmt.Errorf("reading stdin: %w", err)
 		}
-		return removeWith(imgs, path), nil
+		return afterLast(imgs, func() { os.Remove(path) }), nil
 	}
 	if info, err := os.Stat(arg); err == nil && namesPath(arg, info) {
 		return openPath("", arg, "", opts)
@@ -159,11 +159,12 @@ func open(ctx context.Context, arg string, opts Options) ([]*Image, error) {
 	return one(img, err)
 }
 
-// removeWith removes file once the last of imgs is closed.
-func removeWith(imgs []*Image, file string) []*Image {
+// afterLast runs cleanup once the last of imgs is closed: they share a
+// temporary copy.
+func afterLast(imgs []*Image, cleanup func()) []*Image {
 	var open sync.WaitGroup
 	open.Add(len(imgs))
-	go func() { open.Wait(); os.Remove(file) }()
+	go func() { open.Wait(); cleanup() }()
 	for _, img := range imgs {
 		close := img.Close
 		img.Close = sync.OnceFunc(func() { close(); open.Done() })
@@ -262,7 +263,7 @@ func openFile(transport, path, ref string, opts Options) ([]*Image, error) {
 			os.Remove(plain)
 			return nil, err
 		}
-		return removeWith(imgs, plain), nil
+		return afterLast(imgs, func() { os.Remove(plain) }), nil
 	}
 	if transport == "" {
 		kind, err := archiveKind(path)

@@ -39,10 +39,18 @@ func Require(t testing.TB) {
 
 func missing(t testing.TB, why string) {
 	t.Helper()
+	Missing(t, why, "the engine", "scripts/docker-engine.sh start")
+}
+
+// Missing stops a test whose prerequisite is missing: in CI (CI=true),
+// where .ci/run provides it, the test fails; elsewhere it skips, saying
+// what to run.
+func Missing(t testing.TB, why, what, run string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s: in CI the engine is required (.ci/run starts it with scripts/docker-engine.sh)", why)
+		t.Fatalf("%s: in CI %s is required (.ci/run provides it: %s)", why, what, run)
 	}
-	t.Skipf("SKIPPED: %s; start one with scripts/docker-engine.sh start", why)
+	t.Skipf("SKIPPED: %s; run %s", why, run)
 }
 
 // RepoRoot is the root of the repository.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -23,12 +22,7 @@ import (
 // exit status.
 func imgcompare(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "imgcompare")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/imgcompare")
-	build.Dir = dockertest.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildImgcompare(t)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -226,10 +220,7 @@ func TestEstimateOnMixedContent(t *testing.T) {
 func TestOCIFromSkopeo(t *testing.T) {
 	dockertest.BuildImages(t)
 	if _, err := exec.LookPath("skopeo"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("skopeo is missing: in CI it is required (scripts/install-deps.sh installs it)")
-		}
-		t.Skip("SKIPPED: skopeo is not installed (scripts/install-deps.sh installs it)")
+		dockertest.Missing(t, "skopeo is not installed", "skopeo", "scripts/install-deps.sh")
 	}
 	dir := t.TempDir()
 	saved := filepath.Join(dir, "alpine.tar")

@@ -11,10 +11,6 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	it "github.com/rastringer/docker_multistage/internal/imagetest"
 	"github.com/rastringer/docker_multistage/test/dockertest"
@@ -35,10 +31,7 @@ func requireRegistries(t *testing.T) registries {
 		state = "/tmp/docker_multistage-registry"
 	}
 	missing := func(why string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: in CI the registries are required (.ci/run starts them with scripts/registry.sh start)", why)
-		}
-		t.Skipf("SKIPPED: %s; start them with scripts/registry.sh start", why)
+		dockertest.Missing(t, why, "the registries", "scripts/registry.sh start")
 	}
 	f, err := os.Open(filepath.Join(state, "registry.env"))
 	if err != nil {
@@ -198,29 +191,7 @@ func TestRegistryAuth(t *testing.T) {
 // compares its platforms side by side.
 func TestRegistryAllPlatforms(t *testing.T) {
 	r := requireRegistries(t)
-	amd64 := it.Scratch(t)
-	arm64 := it.Image(t, v1.Config{}, it.By("COPY app", it.Layer(t, it.File("app", 1234))))
-	cf, err := arm64.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture = "arm64"
-	if arm64, err = mutate.ConfigFile(arm64, cf); err != nil {
-		t.Fatal(err)
-	}
-	index := mutate.AppendManifests(empty.Index,
-		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
-	)
-	dir := filepath.Join(t.TempDir(), "layout")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(index, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "multi"})); err != nil {
-		t.Fatal(err)
-	}
+	dir := it.TwoPlatforms(t, "multi")
 	ref := r.open + "/multi:1"
 	if out, err := exec.Command("skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", "oci:"+dir+":multi", "docker://"+ref).CombinedOutput(); err != nil {
 		t.Fatalf("skopeo copy --all: %v\n%s", err, out)
