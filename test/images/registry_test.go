@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	it "github.com/rastringer/docker_multistage/internal/imagetest"
 	"github.com/rastringer/docker_multistage/test/dockertest"
 )
