@@ -119,6 +119,31 @@ func waitStates(t *testing.T, srv *Server, s connState, want int) {
 	}
 }
 
+// waitWaiting waits until want connections are waiting for a request: a
+// connection becomes one only once its server goroutine is back in a read,
+// a moment after net/http marks it idle.
+func waitWaiting(t *testing.T, srv *Server, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := 0
+		srv.conns.mu.Lock()
+		for c := range srv.conns.all {
+			if c.waiting() {
+				n++
+			}
+		}
+		srv.conns.mu.Unlock()
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections waiting for a request, want %d", n, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitReceiving waits until want connections have sent part of a request.
 func waitReceiving(t *testing.T, srv *Server, want int) {
 	t.Helper()
@@ -185,8 +210,7 @@ func TestBudgetEvictsLongestWaiting(t *testing.T) {
 		waitStates(t, srv, connIdle, i+1)
 	}
 	silent := dial(t, addr) // sends nothing
-	waitStates(t, srv, connNew, 1)
-	time.Sleep(20 * time.Millisecond) // its first read is under way
+	waitWaiting(t, srv, 3)
 
 	newcomer := dial(t, addr)
 	if code, body := newcomer.get("/llamas"); code != 200 || body != "I love llamas!\n" {
@@ -205,6 +229,7 @@ func TestBudgetEvictsLongestWaiting(t *testing.T) {
 		t.Fatalf("silent: %d", code)
 	}
 	waitStates(t, srv, connIdle, 3)
+	waitWaiting(t, srv, 3)
 	// The metrics request is a newcomer too: it evicts the next longest
 	// waiting connection, newcomer.
 	if got := metric(t, addr, "echo_app_connections_evicted_total"); got != "echo_app_connections_evicted_total 2" {
@@ -249,6 +274,7 @@ func TestBudgetRefusesWhenAllBusy(t *testing.T) {
 		}
 	}
 	// Both are idle now: the metrics request evicts one of them.
+	waitWaiting(t, srv, 2)
 	if got := metric(t, addr, "echo_app_connections_refused_total"); got != "echo_app_connections_refused_total 1" {
 		t.Errorf("got %q, want 1 refusal", got)
 	}
