@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: run build test lint bench images compare reliability clean
+.PHONY: run build test lint bench images compare reliability release-image clean
 
 run: ## serve on :8080
 	$(GO) run ./cmd/echo_app
@@ -42,6 +42,9 @@ images: ## build echo_app, echo_app_multistage and echo_app_multistage:alpine an
 
 compare: ## images, then regenerate docs/image-comparison.md and docs/image-sizes.svg
 	scripts/images.sh --write
+
+release-image: ## docker buildx build: linux/amd64, arm64 and arm/v7 with provenance and SBOM, to out/image and the local registry (NO_CACHE=1 for a cold build)
+	scripts/release-image.sh
 
 clean:
 	rm -rf echo_app out

@@ -4,9 +4,9 @@
 #   echo_app_multistage         Dockerfile (scratch, the default target)
 #   echo_app_multistage:alpine  Dockerfile --target alpine
 # Base images come from scripts/base-images.sh (upstream, or local
-# stand-ins where no registry answers). Builds run with --network none and
-# the classic builder, which this engine has without buildx. Concurrent
-# runs (tests of several packages) take turns.
+# stand-ins where no registry answers). Builds run on the engine's own
+# BuildKit (buildx's docker driver, the builder `docker build` uses), with
+# --network none. Concurrent runs (tests of several packages) take turns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,11 +18,11 @@ version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 revision=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 args=(--network none --build-arg "GO_IMAGE=$GO_IMAGE" --build-arg "ALPINE_IMAGE=$ALPINE_IMAGE"
 	--build-arg "VERSION=$version" --build-arg "REVISION=$revision")
-export DOCKER_BUILDKIT=0
+scripts/tools.sh buildx >/dev/null
 
 build() {
 	echo "build-images: $*" >&2
-	docker build -q "${args[@]}" "$@" . >/dev/null 2>"${TMPDIR:-/tmp}/docker_multistage-build.log" || {
+	docker buildx build --builder default --load -q "${args[@]}" "$@" . >/dev/null 2>"${TMPDIR:-/tmp}/docker_multistage-build.log" || {
 		cat "${TMPDIR:-/tmp}/docker_multistage-build.log" >&2
 		exit 1
 	}

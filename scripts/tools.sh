@@ -8,13 +8,20 @@
 #   scripts/tools.sh dive        wagoodman/dive, for the waste figures and timing
 #   scripts/tools.sh compose     Docker Compose, as a docker CLI plugin
 #   scripts/tools.sh kube        kube-apiserver and kubectl (prints their directory)
+#   scripts/tools.sh buildkit    buildkitd and buildctl (prints their directory)
+#   scripts/tools.sh buildx      docker buildx, as a docker CLI plugin
+#   scripts/tools.sh sbom-scanner  the SBOM generator of the release image
+#                                (tools/sbom-scanner, on Syft)
 #   scripts/tools.sh all         all of them
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 cache=${DOCKER_MULTISTAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker_multistage}
 dive_version=v0.13.1
 compose_version=v5.6.0
 kube_version=v1.37.2
+buildkit_version=v0.34.2
+buildx_version=v0.38.2
 
 # Work directories are removed however the script ends.
 work_dirs=()
@@ -29,29 +36,74 @@ build() { # name version module
 	echo "$dir/$1"
 }
 
-# compose: built inside the downloaded module directory (go install
-# refuses its go.mod's exclude directives). v5.6.0 is the newest release
-# whose dependencies the module proxy serves: v5.7.x needs
-# github.com/docker/secrets-engine, which it refuses (403).
+# in_module DIR MODULE VERSION LDFLAGS OUT=PACKAGE...: builds packages
+# inside a writable copy of the downloaded module directory, since go
+# install refuses a go.mod with exclude or replace directives.
+in_module() {
+	local dir=$1 module=$2 version=$3 ldflags=$4
+	shift 4
+	mkdir -p "$dir"
+	local src work
+	src=$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	work=$(mktemp -d)
+	work_dirs+=("$work")
+	cp -r "$src/." "$work"
+	chmod -R u+w "$work"
+	local target
+	for target in "$@"; do
+		(cd "$work" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" \
+			-o "$dir/${target%%=*}" "${target#*=}") >&2
+	done
+	rm -rf "$work"
+}
+
+# compose: v5.6.0 is the newest release whose dependencies the module
+# proxy serves: v5.7.x needs github.com/docker/secrets-engine, which it
+# refuses (403).
 compose() {
-	local toolchain=local
 	local dir="$cache/tools/compose-$compose_version"
 	if [ ! -x "$dir/docker-compose" ]; then
 		echo "tools: building docker compose $compose_version into $dir" >&2
-		mkdir -p "$dir"
-		local src
-		src=$(GOTOOLCHAIN=$toolchain go mod download -json "github.com/docker/compose/v5@$compose_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-		local work
-		work=$(mktemp -d)
-		work_dirs+=("$work")
-		cp -r "$src/." "$work"
-		chmod -R u+w "$work"
-		(cd "$work" && GOTOOLCHAIN=$toolchain GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
-			-ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$compose_version" \
-			-o "$dir/docker-compose" ./cmd) >&2
-		rm -rf "$work"
+		in_module "$dir" github.com/docker/compose/v5 "$compose_version" \
+			"-X github.com/docker/compose/v5/internal.Version=$compose_version" docker-compose=./cmd
 	fi
 	echo "$dir/docker-compose"
+}
+
+# buildkit: the daemon and its client. buildkitd runs the OCI worker on the
+# machine's runc (scripts/buildkit.sh).
+buildkit() {
+	local dir="$cache/tools/buildkit-$buildkit_version"
+	if [ ! -x "$dir/buildkitd" ] || [ ! -x "$dir/buildctl" ]; then
+		echo "tools: building buildkitd and buildctl $buildkit_version into $dir" >&2
+		in_module "$dir" github.com/moby/buildkit "$buildkit_version" \
+			"-X github.com/moby/buildkit/version.Version=$buildkit_version -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit" \
+			buildkitd=./cmd/buildkitd buildctl=./cmd/buildctl
+	fi
+	echo "$dir"
+}
+
+# buildx: a docker CLI plugin. Unless `docker buildx` works already, it is
+# installed where the docker CLI looks for plugins,
+# $DOCKER_CONFIG/cli-plugins (~/.docker/cli-plugins), as a link to the
+# cache. With it, `docker build` is BuildKit.
+buildx() {
+	local dir="$cache/tools/buildx-$buildx_version"
+	if [ ! -x "$dir/docker-buildx" ]; then
+		echo "tools: building docker buildx $buildx_version into $dir" >&2
+		mkdir -p "$dir"
+		GOBIN="$dir" GOFLAGS=-trimpath CGO_ENABLED=0 go install \
+			-ldflags "-s -w -X github.com/docker/buildx/version.Version=$buildx_version -X github.com/docker/buildx/version.Package=github.com/docker/buildx" \
+			"github.com/docker/buildx/cmd/buildx@$buildx_version" >&2
+		mv "$dir/buildx" "$dir/docker-buildx"
+	fi
+	if ! docker buildx version >/dev/null 2>&1; then
+		local plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+		mkdir -p "$plugins"
+		ln -sf "$dir/docker-buildx" "$plugins/docker-buildx"
+		echo "tools: docker buildx $buildx_version installed in $plugins" >&2
+	fi
+	echo "$dir/docker-buildx"
 }
 
 # kube: kube-apiserver and kubectl from the k8s.io/kubernetes module, through
@@ -99,17 +151,39 @@ GO
 	echo "$dir"
 }
 
+# sbom-scanner: our module in tools/sbom-scanner, keyed on its Syft version
+# and a digest of its source.
+sbom_scanner() {
+	local src=tools/sbom-scanner
+	local syft key
+	syft=$(sed -n 's/^[[:space:]]*github.com\/anchore\/syft \(v[^ ]*\).*/\1/p' "$src/go.mod")
+	key=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-12)
+	local dir="$cache/tools/sbom-scanner-syft-$syft-$key"
+	if [ ! -x "$dir/sbom-scanner" ]; then
+		echo "tools: building sbom-scanner (syft $syft) into $dir" >&2
+		mkdir -p "$dir"
+		(cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/sbom-scanner" .) >&2
+	fi
+	echo "$dir/sbom-scanner"
+}
+
 case ${1:-} in
 dive) build dive "$dive_version" github.com/wagoodman/dive ;;
 compose) compose ;;
 kube) kube ;;
+buildkit) buildkit ;;
+buildx) buildx ;;
+sbom-scanner) sbom_scanner ;;
 all)
 	build dive "$dive_version" github.com/wagoodman/dive
 	compose
 	kube
+	buildkit
+	buildx
+	sbom_scanner
 	;;
 *)
-	echo "usage: $0 dive|compose|kube|all" >&2
+	echo "usage: $0 dive|compose|kube|buildkit|buildx|sbom-scanner|all" >&2
 	exit 2
 	;;
 esac

@@ -109,7 +109,6 @@ func Docker(t testing.TB, args ...string) string {
 func DockerErr(args ...string) (string, error) {
 	cmd := exec.Command("docker", args...)
 	cmd.Dir = RepoRoot()
-	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -206,7 +206,7 @@ func TestReproducibleBinary(t *testing.T) {
 }
 
 func TestArm64(t *testing.T) {
-	rebuild(t, "echo_app_multistage:arm64", "--build-arg", "TARGETARCH=arm64")
+	rebuild(t, "echo_app_multistage:arm64", "--platform", "linux/arm64")
 	bin := extractBinary(t, "echo_app_multistage:arm64", "/echo_app")
 	f, err := elf.Open(bin)
 	if err != nil {

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Starts or stops a BuildKit daemon for the release image, listening on a
+# unix socket only: buildkitd (built by scripts/tools.sh buildkit) with the
+# OCI worker on the machine's runc, host networking, and plain HTTP to the
+# local registries of scripts/registry.sh (127.0.0.1). It must run as root.
+#
+#   scripts/buildkit.sh start   start it unless it answers; prints the
+#                               socket address (unix://...)
+#   scripts/buildkit.sh stop    stop what start started
+#
+# BUILDKIT_STATE (default /tmp/docker_multistage-buildkit) holds the socket,
+# the configuration and the log; the daemon's cache lives in
+# $DOCKER_MULTISTAGE_CACHE/buildkit, so a later run reuses it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+state=${BUILDKIT_STATE:-/tmp/docker_multistage-buildkit}
+cache=${DOCKER_MULTISTAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker_multistage}
+sock=$state/buildkitd.sock
+addr=unix://$sock
+registry_port=${REGISTRY_PORT:-15000}
+
+answers() {
+	[ -S "$sock" ] && timeout 10 "$bin/buildctl" --addr "$addr" debug workers >/dev/null 2>&1
+}
+
+case ${1:-} in
+start)
+	bin=$(scripts/tools.sh buildkit)
+	if answers; then
+		echo "buildkit: already running at $addr" >&2
+		echo "$addr"
+		exit 0
+	fi
+	command -v runc >/dev/null || { echo "buildkit: runc is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
+	[ "$(id -u)" = 0 ] || { echo "buildkit: buildkitd runs as root here" >&2; exit 1; }
+	"$0" stop 2>/dev/null || true
+	mkdir -p "$state" "$cache/buildkit"
+	cat >"$state/buildkitd.toml" <<TOML
+root = "$cache/buildkit"
+
+[grpc]
+  address = ["$addr"]
+
+[worker.oci]
+  enabled = true
+  snapshotter = "overlayfs"
+  networkMode = "host"
+  gc = true
+  reservedSpace = "2GB"
+  maxUsedSpace = "10GB"
+
+[worker.containerd]
+  enabled = false
+
+[registry."127.0.0.1:$registry_port"]
+  http = true
+
+[registry."127.0.0.1:$((registry_port + 1))"]
+  http = true
+TOML
+	nohup "$bin/buildkitd" --config "$state/buildkitd.toml" >"$state/buildkitd.log" 2>&1 &
+	echo $! >"$state/buildkitd.pid"
+	for _ in $(seq 300); do
+		if answers; then
+			echo "buildkit: buildkitd $(basename "$(dirname "$bin/x")") at $addr (log $state/buildkitd.log)" >&2
+			echo "$addr"
+			exit 0
+		fi
+		if ! kill -0 "$(cat "$state/buildkitd.pid")" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	echo "buildkit: buildkitd did not answer within 30s; its log:" >&2
+	tail -20 "$state/buildkitd.log" >&2
+	exit 1
+	;;
+stop)
+	if [ -f "$state/buildkitd.pid" ]; then
+		pid=$(cat "$state/buildkitd.pid")
+		rm -f "$state/buildkitd.pid"
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	echo "buildkit: stopped" >&2
+	;;
+*)
+	echo "usage: $0 start|stop" >&2
+	exit 2
+	;;
+esac
