@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the tests and scripts need: the
-# Docker engine, a browser for the browser test, busybox for the local
-# stand-in base images, qemu for the arm64 image, the load tools, and
+# Docker engine and runc (which buildkitd runs builds with too), a browser
+# for the browser test, busybox for the local stand-in base images, qemu
+# for the arm64 and arm/v7 binaries, the load tools, and
 # skopeo, whose OCI archives and layouts imgcompare is tested on, etcd and
 # openssl for the Kubernetes API server of the deployment tests, and the
 # distribution registry with htpasswd for the registry tests.
 set -euo pipefail
 
-packages=(make curl iproute2 time openssl docker.io chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo etcd-server docker-registry apache2-utils)
+packages=(make curl iproute2 time openssl docker.io runc chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo etcd-server docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

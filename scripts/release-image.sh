@@ -14,6 +14,7 @@
 #   OUT          the OCI archive (out/image/echo_app_multistage.oci.tar)
 #   TAG          the tag pushed (the git describe of HEAD)
 #   NO_CACHE=1   build without BuildKit's cache
+#   COLD=1       empty the builder's cache first, cache mounts included
 #   PROVENANCE=0 no provenance attestation (provenance records the build's
 #                times, so only without it is the index the same from one
 #                build to the next); SBOM=0 likewise for the SBOM
@@ -71,6 +72,9 @@ image=$REGISTRY/docker_multistage/echo_app_multistage
 args=(--builder "$builder" --platform "$platforms"
 	--build-arg "GO_IMAGE=$GO_IMAGE" --build-arg "VERSION=$version" --build-arg "REVISION=$revision")
 [ "${NO_CACHE:-0}" = 1 ] && args+=(--no-cache)
+if [ "${COLD:-0}" = 1 ]; then
+	docker buildx prune --builder "$builder" --all --force >/dev/null
+fi
 
 # The build is reproducible: SOURCE_DATE_EPOCH (the commit's time) sets
 # every timestamp, rewrite-timestamp clamps the files' times to it.

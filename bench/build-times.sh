@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Build times of the multi-stage image, by builder, in three cases:
+#   cold       the builder's cache emptied first (cache mounts included)
+#   no change  the same sources again
+#   one line   a comment line added to cmd/echo_app/main.go since the last build
+# Builders:
+#   classic            the engine's classic builder (DOCKER_BUILDKIT=0)
+#   BuildKit           buildkitd v0.34 through docker buildx (remote driver)
+#   BuildKit + mounts  the same, with the Dockerfile's Go build cache mount
+# The classic builder knows neither FROM --platform nor RUN --mount, so it
+# and "BuildKit" build the Dockerfile with those two removed (sed below),
+# which is the Dockerfile before BuildKit; "BuildKit + mounts" builds the
+# Dockerfile as it is. All three build linux/amd64 only, on this machine's
+# platform; the last rows time the release itself (make release-image's
+# three platforms, with provenance and SBOM).
+#
+# Each case runs ROUNDS times (default 3), the builders alternating, and
+# the median is reported. Markdown goes to standard output, progress to
+# standard error.
+#
+#   bench/build-times.sh > /tmp/build-times.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${ROUNDS:-3}
+builder=docker_multistage
+work=$(mktemp -d)
+main=cmd/echo_app/main.go
+cp "$main" "$work/main.go"
+trap 'cp "$work/main.go" "$main"; rm -rf "$work"' EXIT
+
+eval "$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh)"
+addr=$(scripts/buildkit.sh start)
+scripts/tools.sh buildx >/dev/null
+docker buildx inspect "$builder" >/dev/null 2>&1 || docker buildx create --name "$builder" --driver remote "$addr" >/dev/null
+# shellcheck disable=SC1091
+. "$(scripts/registry.sh start)"
+remote_go=$REGISTRY/docker_multistage/${GO_IMAGE#local/}
+docker tag "$GO_IMAGE" "$remote_go"
+docker push -q "$remote_go" >/dev/null
+
+# The build context: the files the Dockerfile copies, in a directory of
+# its own, so the one-line change never touches the work tree.
+ctx=$work/ctx
+mkdir -p "$ctx"
+git ls-files -z go.mod go.sum cmd/echo_app internal/server Dockerfile | xargs -0 cp --parents -t "$ctx"
+sed -e 's/^FROM --platform=\$BUILDPLATFORM /FROM /' -e 's/^RUN --mount=[^ ]* \\$/RUN \\/' Dockerfile >"$ctx/Dockerfile.plain"
+if grep -q -- '--mount\|--platform' "$ctx/Dockerfile.plain"; then
+	echo "build-times: could not remove the BuildKit features from the Dockerfile" >&2
+	exit 1
+fi
+
+now() { date +%s.%N; }
+# build BUILDER: one build of the context; prints its seconds.
+build() {
+	local start
+	start=$(now)
+	case $1 in
+	classic)
+		DOCKER_BUILDKIT=0 docker build -q --network none -f "$ctx/Dockerfile.plain" \
+			--build-arg "GO_IMAGE=$GO_IMAGE" -t echo_app_multistage:bench-classic "$ctx" >/dev/null ;;
+	buildkit)
+		docker buildx build --builder "$builder" -q --provenance false -f "$ctx/Dockerfile.plain" \
+			--build-arg "GO_IMAGE=$remote_go" --output "type=oci,dest=$work/out.tar" "$ctx" >/dev/null ;;
+	mounts)
+		docker buildx build --builder "$builder" -q --provenance false \
+			--build-arg "GO_IMAGE=$remote_go" --output "type=oci,dest=$work/out.tar" "$ctx" >/dev/null ;;
+	esac
+	awk -v a="$(now)" -v b="$start" 'BEGIN {printf "%.2f", a - b}' 
+}
+empty() {
+	case $1 in
+	classic)
+		docker rmi -f echo_app_multistage:bench-classic >/dev/null 2>&1 || true
+		docker builder prune -af >/dev/null ;;
+	*) docker buildx prune --builder "$builder" --all --force >/dev/null ;;
+	esac
+}
+change=0
+one_line() {
+	change=$((change + 1))
+	echo "// build-times change $change" >>"$ctx/cmd/echo_app/main.go"
+}
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+declare -A t
+builders=(classic buildkit mounts)
+for r in $(seq "$rounds"); do
+	for b in "${builders[@]}"; do
+		empty "$b"
+		t[$b,cold]+="$(build "$b") "
+		t[$b,same]+="$(build "$b") "
+		one_line
+		t[$b,line]+="$(build "$b") "
+		echo "build-times: round $r $b: cold ${t[$b,cold]##* } ..." >&2
+	done
+done
+
+# The release: three platforms, provenance and SBOM, OCI archive and push.
+release() { # env...
+	local start
+	start=$(now)
+	env "$@" OUT="$work/release.oci.tar" TAG=bench scripts/release-image.sh >/dev/null 2>"$work/release.log" ||
+		{ cat "$work/release.log" >&2; exit 1; }
+	awk -v a="$(now)" -v b="$start" 'BEGIN {printf "%.2f", a - b}' 
+}
+for r in $(seq "$rounds"); do
+	t[release,cold]+="$(release COLD=1) "
+	t[release,same]+="$(release) "
+	echo "// build-times release change $r" >>"$main"
+	t[release,line]+="$(release) "
+	cp "$work/main.go" "$main"
+	echo "build-times: round $r release: ${t[release,cold]##* } ..." >&2
+done
+
+m() { tr ' ' '\n' <<<"${t[$1,$2]}" | grep . | median; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+cat <<MD
+Medians of $rounds rounds, seconds ($(nproc) CPUs, $cpu; Docker engine $(docker version --format '{{.Server.Version}}'), BuildKit $(docker buildx inspect "$builder" | sed -n 's/^BuildKit version: *//p'); base image $GO_IMAGE).
+
+| builder | cold | one-line change | no change |
+|---|---:|---:|---:|
+| classic builder (Dockerfile without BuildKit features) | $(m classic cold) | $(m classic line) | $(m classic same) |
+| BuildKit, no cache mount | $(m buildkit cold) | $(m buildkit line) | $(m buildkit same) |
+| BuildKit, Go build cache mount (the Dockerfile) | $(m mounts cold) | $(m mounts line) | $(m mounts same) |
+| make release-image: 3 platforms, provenance, SBOM, archive and push | $(m release cold) | $(m release line) | $(m release same) |
+MD

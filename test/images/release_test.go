@@ -1,0 +1,446 @@
+package images
+
+import (
+	"archive/tar"
+	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	spdxjson "github.com/spdx/tools-golang/json"
+
+	"github.com/rastringer/docker_multistage/test/dockertest"
+)
+
+// release runs make release-image's script with NO_CACHE=1 and the given
+// settings, and returns the index it pushed and its OCI archive.
+func release(t *testing.T, dir, tag string, env ...string) (name.Digest, string) {
+	t.Helper()
+	archive := filepath.Join(dir, tag+".oci.tar")
+	cmd := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "release-image.sh"))
+	cmd.Dir = dockertest.RepoRoot()
+	cmd.Env = append(os.Environ(), append([]string{"NO_CACHE=1", "TAG=" + tag, "OUT=" + archive}, env...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/release-image.sh %v: %v\n%s", env, err, tail(stderr.String(), 40))
+	}
+	ref, err := name.NewDigest(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("release-image.sh printed %q: %v", out, err)
+	}
+	t.Logf("%v: %s", env, ref)
+	return ref, archive
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// built is one image index as the release pushed it: its platform images,
+// by platform, and the attestation manifest of each.
+type built struct {
+	digest       v1.Hash
+	images       map[string]v1.Descriptor  // "linux/arm/v7" → manifest
+	attestations map[v1.Hash]v1.Descriptor // platform manifest digest → attestation manifest
+	index        v1.ImageIndex
+}
+
+func readIndex(t *testing.T, idx v1.ImageIndex) built {
+	t.Helper()
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := built{digest: d, images: map[string]v1.Descriptor{}, attestations: map[v1.Hash]v1.Descriptor{}, index: idx}
+	for _, desc := range m.Manifests {
+		if desc.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			subject, err := v1.NewHash(desc.Annotations["vnd.docker.reference.digest"])
+			if err != nil {
+				t.Fatalf("attestation %s: %v", desc.Digest, err)
+			}
+			b.attestations[subject] = desc
+			continue
+		}
+		if desc.Platform == nil {
+			t.Fatalf("manifest %s has no platform", desc.Digest)
+		}
+		b.images[desc.Platform.String()] = desc
+	}
+	return b
+}
+
+func pulled(t *testing.T, ref name.Digest) built {
+	t.Helper()
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readIndex(t, idx)
+}
+
+// fromArchive reads the image index an OCI archive holds.
+func fromArchive(t *testing.T, archive string) built {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(dst, dir+string(filepath.Separator)) {
+			t.Fatalf("archive entry %q leaves the directory", h.Name)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outer, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := outer.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) != 1 {
+		t.Fatalf("%s: index.json lists %d manifests, want the one image index", archive, len(m.Manifests))
+	}
+	idx, err := outer.ImageIndex(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readIndex(t, idx)
+}
+
+// platformDigests maps each platform to its manifest digest.
+func (b built) platformDigests() map[string]string {
+	m := map[string]string{}
+	for p, d := range b.images {
+		m[p] = d.Digest.String()
+	}
+	return m
+}
+
+// binary writes the /echo_app of a platform image to a file.
+func (b built) binary(t *testing.T, platform string) string {
+	t.Helper()
+	img, err := b.index.Image(b.images[platform].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.TrimPrefix(h.Name, "./") != "echo_app" {
+				continue
+			}
+			dst := filepath.Join(t.TempDir(), "echo_app")
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			rc.Close()
+			return dst
+		}
+		rc.Close()
+	}
+	t.Fatalf("%s: no /echo_app in the image", platform)
+	return ""
+}
+
+// statement returns the in-toto statement of the given predicate type
+// attached to a platform image.
+func (b built) statement(t *testing.T, platform, predicateType string) (subject []struct {
+	Digest map[string]string
+}, predicate json.RawMessage) {
+	t.Helper()
+	att, ok := b.attestations[b.images[platform].Digest]
+	if !ok {
+		t.Fatalf("%s: no attestation manifest", platform)
+	}
+	img, err := b.index.Image(att.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, desc := range m.Layers {
+		if desc.Annotations["in-toto.io/predicate-type"] != predicateType {
+			continue
+		}
+		l, err := img.LayerByDigest(desc.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := l.Compressed() // the blob as stored: JSON, not compressed
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		var stmt struct {
+			Type          string `json:"_type"`
+			PredicateType string `json:"predicateType"`
+			Subject       []struct {
+				Digest map[string]string
+			}
+			Predicate json.RawMessage
+		}
+		if err := json.NewDecoder(rc).Decode(&stmt); err != nil {
+			t.Fatalf("%s %s: %v", platform, predicateType, err)
+		}
+		if !strings.HasPrefix(stmt.Type, "https://in-toto.io/Statement/") || stmt.PredicateType != predicateType {
+			t.Fatalf("%s: statement of type %q, predicate %q", platform, stmt.Type, stmt.PredicateType)
+		}
+		return stmt.Subject, stmt.Predicate
+	}
+	t.Fatalf("%s: no %s attestation (layers %v)", platform, predicateType, m.Layers)
+	return nil, nil
+}
+
+// TestReleaseImage builds the release image three times, each without
+// BuildKit's cache: once from an empty builder with provenance and SBOM,
+// twice without provenance. It checks each platform's configuration and
+// binary, runs the foreign ones under qemu, reads the provenance and the
+// SBOM, compares the builds, and runs the pushed index from the registry.
+func TestReleaseImage(t *testing.T) {
+	dockertest.Require(t)
+	requireRegistries(t)
+	if _, err := exec.LookPath("runc"); err != nil {
+		dockertest.Missing(t, "runc is not installed", "runc", "scripts/install-deps.sh")
+	}
+	dir := t.TempDir()
+	ref1, archive1 := release(t, dir, "test-release-1", "COLD=1")
+	ref2, _ := release(t, dir, "test-release-2", "PROVENANCE=0")
+	ref3, _ := release(t, dir, "test-release-3", "PROVENANCE=0")
+	first := pulled(t, ref1)
+
+	revision, err := exec.Command("git", "-C", dockertest.RepoRoot(), "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]struct {
+		arch, variant string
+		machine       elf.Machine
+		goarm         string
+		qemu          string
+	}{
+		"linux/amd64":  {"amd64", "", elf.EM_X86_64, "", ""},
+		"linux/arm64":  {"arm64", "", elf.EM_AARCH64, "", "qemu-aarch64-static"},
+		"linux/arm/v7": {"arm", "v7", elf.EM_ARM, "7", "qemu-arm-static"},
+	}
+	if len(first.images) != len(want) {
+		t.Errorf("the index has platforms %v, want %d", first.platformDigests(), len(want))
+	}
+	goVersions := map[string]string{}
+	for platform, w := range want {
+		t.Run("platform "+platform, func(t *testing.T) {
+			desc, ok := first.images[platform]
+			if !ok {
+				t.Fatalf("no %s image in the index", platform)
+			}
+			img, err := first.index.Image(desc.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.OS != "linux" || cfg.Architecture != w.arch || cfg.Variant != w.variant {
+				t.Errorf("config says %s/%s/%s", cfg.OS, cfg.Architecture, cfg.Variant)
+			}
+			if cfg.Config.User != "65532:65532" || len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != "/echo_app" {
+				t.Errorf("config: user %q, entrypoint %q", cfg.Config.User, cfg.Config.Entrypoint)
+			}
+
+			bin := first.binary(t, platform)
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			machine := f.Machine
+			f.Close()
+			if machine != w.machine {
+				t.Errorf("binary is for %v, want %v", machine, w.machine)
+			}
+			info, err := buildinfo.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			settings := map[string]string{}
+			for _, s := range info.Settings {
+				settings[s.Key] = s.Value
+			}
+			if settings["GOARCH"] != w.arch || settings["GOARM"] != w.goarm || settings["CGO_ENABLED"] != "0" {
+				t.Errorf("binary built with GOARCH=%q GOARM=%q CGO_ENABLED=%q", settings["GOARCH"], settings["GOARM"], settings["CGO_ENABLED"])
+			}
+			if len(info.Deps) != 0 {
+				t.Errorf("binary links modules beside the standard library: %v", info.Deps)
+			}
+			goVersions[platform] = info.GoVersion
+
+			if w.qemu != "" {
+				qemu, err := exec.LookPath(w.qemu)
+				if err != nil {
+					dockertest.Missing(t, w.qemu+" is not installed", "qemu-user-static", "scripts/install-deps.sh")
+				}
+				port := dockertest.FreePort(t)
+				cmd := exec.Command(qemu, bin, "-listen", "127.0.0.1:"+strconv.Itoa(port))
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer func() { cmd.Process.Kill(); cmd.Wait() }()
+				if got := greeting(t, port); got != "I love alpacas!\n" {
+					t.Errorf("under %s: GET /alpacas = %q", w.qemu, got)
+				}
+			}
+
+			subject, predicate := first.statement(t, platform, "https://slsa.dev/provenance/v1")
+			if len(subject) != 1 || "sha256:"+subject[0].Digest["sha256"] != desc.Digest.String() {
+				t.Errorf("provenance subject %v, want the %s manifest %s", subject, platform, desc.Digest)
+			}
+			var provenance struct {
+				RunDetails struct {
+					Metadata struct {
+						BuildKit struct {
+							VCS struct{ Revision string }
+						} `json:"buildkit_metadata"`
+					}
+				}
+			}
+			if err := json.Unmarshal(predicate, &provenance); err != nil {
+				t.Fatal(err)
+			}
+			if got := provenance.RunDetails.Metadata.BuildKit.VCS.Revision; got != strings.TrimSpace(string(revision)) {
+				t.Errorf("provenance names revision %q, want %s", got, revision)
+			}
+
+			_, predicate = first.statement(t, platform, "https://spdx.dev/Document")
+			doc, err := spdxjson.Read(bytes.NewReader(predicate))
+			if err != nil {
+				t.Fatalf("the SBOM is not SPDX JSON: %v", err)
+			}
+			var golang []string
+			for _, p := range doc.Packages {
+				for _, ref := range p.PackageExternalReferences {
+					if !strings.HasPrefix(ref.Locator, "pkg:golang/") {
+						continue
+					}
+					if p.PackageName == "stdlib" {
+						golang = append(golang, "stdlib "+p.PackageVersion)
+					} else {
+						golang = append(golang, p.PackageName)
+					}
+				}
+			}
+			// The main module and the Go toolchain: the binary links no other module.
+			wantPackages := []string{"github.com/rastringer/docker_multistage", "stdlib " + info.GoVersion}
+			if strings.Join(sorted(golang), ", ") != strings.Join(wantPackages, ", ") {
+				t.Errorf("the SBOM lists Go packages %q, want %q", golang, wantPackages)
+			}
+		})
+	}
+	t.Logf("Go versions of the binaries: %v", goVersions)
+
+	t.Run("reproducible", func(t *testing.T) {
+		second, third := pulled(t, ref2), pulled(t, ref3)
+		p1, p2, p3 := first.platformDigests(), second.platformDigests(), third.platformDigests()
+		for platform, d := range p1 {
+			if p2[platform] != d || p3[platform] != d {
+				t.Errorf("%s: three builds give manifests %s, %s, %s", platform, d, p2[platform], p3[platform])
+			}
+		}
+		if second.digest != third.digest {
+			t.Errorf("two builds without provenance give the indexes %s and %s", second.digest, third.digest)
+		}
+		t.Logf("index with provenance %s; without, twice: %s, %s; platforms %v", first.digest, second.digest, third.digest, p1)
+	})
+
+	t.Run("archive", func(t *testing.T) {
+		archived := fromArchive(t, archive1)
+		got, want := archived.platformDigests(), first.platformDigests()
+		for platform, d := range want {
+			if got[platform] != d {
+				t.Errorf("%s: the OCI archive holds %s, the registry %s", platform, got[platform], d)
+			}
+		}
+		if len(archived.attestations) != len(first.attestations) {
+			t.Errorf("the OCI archive has %d attestation manifests, the registry %d", len(archived.attestations), len(first.attestations))
+		}
+	})
+
+	t.Run("pulled by digest and run", func(t *testing.T) {
+		dockertest.Docker(t, "pull", "-q", ref1.String())
+		t.Cleanup(func() { dockertest.DockerErr("rmi", ref1.String()) })
+		if arch := dockertest.Docker(t, "image", "inspect", "--format", "{{.Architecture}}", ref1.String()); arch != "amd64" {
+			t.Errorf("the engine pulled the %s image", arch)
+		}
+		_, port := runContainer(t, ref1.String())
+		if got := greeting(t, port); got != "I love alpacas!\n" {
+			t.Errorf("GET /alpacas = %q", got)
+		}
+	})
+}
