@@ -7,7 +7,6 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -27,9 +26,9 @@ import (
 
 // release runs make release-image's script with NO_CACHE=1 and the given
 // settings, and returns the index it pushed and its OCI archive.
-func release(t *testing.T, dir, tag string, env ...string) (name.Digest, string) {
+func release(t *testing.T, tag string, env ...string) (name.Digest, string) {
 	t.Helper()
-	archive := filepath.Join(dir, fmt.Sprintf("%s-%d.oci.tar", tag, len(env)))
+	archive := filepath.Join(t.TempDir(), "echo_app_multistage.oci.tar")
 	cmd := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "release-image.sh"))
 	cmd.Dir = dockertest.RepoRoot()
 	cmd.Env = append(os.Environ(), append([]string{"NO_CACHE=1", "TAG=" + tag, "OUT=" + archive}, env...)...)
@@ -271,11 +270,10 @@ func TestReleaseImage(t *testing.T) {
 	if _, err := exec.LookPath("runc"); err != nil {
 		dockertest.Missing(t, "runc is not installed", "runc", "scripts/install-deps.sh")
 	}
-	dir := t.TempDir()
-	ref1, archive1 := release(t, dir, "test-release-1", "COLD=1")
+	ref1, archive1 := release(t, "test-release-1", "COLD=1")
 	// The same command twice: the tag is part of the attestations' subject.
-	ref2, _ := release(t, dir, "test-release-2", "PROVENANCE=0")
-	ref3, _ := release(t, dir, "test-release-2", "PROVENANCE=0")
+	ref2, _ := release(t, "test-release-2", "PROVENANCE=0")
+	ref3, _ := release(t, "test-release-2", "PROVENANCE=0")
 	first := pulled(t, ref1)
 
 	revision, err := exec.Command("git", "-C", dockertest.RepoRoot(), "rev-parse", "HEAD").Output()
