@@ -114,4 +114,5 @@ docker buildx build "${args[@]}" \
 
 digest=$(docker buildx imagetools inspect "$image:$tag" --format '{{.Manifest.Digest}}')
 [[ $digest == sha256:* ]] || { echo "release-image: $image:$tag is not in the registry" >&2; exit 1; }
+docker buildx imagetools inspect "$image@$digest" >&2
 echo "$image@$digest"
