@@ -12,6 +12,9 @@ mkdir -p docs
 
 wrk_table=$(bench/run.sh "$rounds" "$seconds")
 imgcompare_section=$(bench/imgcompare.sh 5 1024)
+# The build times come from bench/build-times.sh --write, run apart (it
+# takes a quarter of an hour); keep them.
+build_section=$(awk '/<!-- build-times:start/,/<!-- build-times:end/' "$out" 2>/dev/null || true)
 go_bench=$(go test -run '^$' -bench . -benchtime 1s -count 1 ./internal/server/ | grep -E '^(Benchmark|goos|goarch|cpu)')
 
 cat >"$out" <<DOC
@@ -52,5 +55,7 @@ $go_bench
 \`\`\`
 
 $imgcompare_section
+
+$build_section
 DOC
 echo "wrote $out" >&2
