@@ -15,10 +15,10 @@
 # three platforms, with provenance and SBOM).
 #
 # Each case runs ROUNDS times (default 3), the builders alternating, and
-# the median is reported. Markdown goes to standard output, progress to
-# standard error.
+# the median is reported. The markdown section goes to standard output, or
+# with --write into docs/benchmarks.md; progress to standard error.
 #
-#   bench/build-times.sh > /tmp/build-times.md
+#   bench/build-times.sh [--write]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +45,7 @@ ctx=$work/ctx
 mkdir -p "$ctx"
 git ls-files -z go.mod go.sum cmd/echo_app internal/server Dockerfile | xargs -0 cp --parents -t "$ctx"
 sed -e 's/^FROM --platform=\$BUILDPLATFORM /FROM /' -e 's/^RUN --mount=[^ ]* \\$/RUN \\/' Dockerfile >"$ctx/Dockerfile.plain"
-if grep -q -- '--mount\|--platform' "$ctx/Dockerfile.plain"; then
+if grep -v '^#' "$ctx/Dockerfile.plain" | grep -q -- '--mount\|--platform'; then
 	echo "build-times: could not remove the BuildKit features from the Dockerfile" >&2
 	exit 1
 fi
@@ -114,14 +114,48 @@ for r in $(seq "$rounds"); do
 done
 
 m() { tr ' ' '\n' <<<"${t[$1,$2]}" | grep . | median; }
+all() { tr ' ' '\n' <<<"${t[$1,$2]}" | grep . | paste -sd/ -; }
+row() { # builder label
+	echo "| $2 | $(m "$1" cold) | $(m "$1" same) | $(m "$1" line) | $(all "$1" cold); $(all "$1" same); $(all "$1" line) |"
+}
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-cat <<MD
-Medians of $rounds rounds, seconds ($(nproc) CPUs, $cpu; Docker engine $(docker version --format '{{.Server.Version}}'), BuildKit $(docker buildx inspect "$builder" | sed -n 's/^BuildKit version: *//p'); base image $GO_IMAGE).
+section=$(
+	cat <<MD
+<!-- build-times:start (bench/build-times.sh --write rewrites this section) -->
+## Build times
 
-| builder | cold | one-line change | no change |
-|---|---:|---:|---:|
-| classic builder (Dockerfile without BuildKit features) | $(m classic cold) | $(m classic line) | $(m classic same) |
-| BuildKit, no cache mount | $(m buildkit cold) | $(m buildkit line) | $(m buildkit same) |
-| BuildKit, Go build cache mount (the Dockerfile) | $(m mounts cold) | $(m mounts line) | $(m mounts same) |
-| make release-image: 3 platforms, provenance, SBOM, archive and push | $(m release cold) | $(m release line) | $(m release same) |
+\`bench/build-times.sh --write\` on $(date -u +%F), $(nproc) CPUs ($cpu), Docker engine
+$(docker version --format '{{.Server.Version}}'), BuildKit $(docker buildx inspect "$builder" | sed -n 's/^BuildKit version: *//p'),
+docker buildx $(docker buildx version | cut -d' ' -f2), base image \`$GO_IMAGE\`. Seconds, medians of $rounds
+rounds (every round in the last column: cold; no change; one line). Cold empties the builder's
+cache first, cache mounts included; "no change" builds the same sources again; "one line" adds a
+comment line to \`cmd/echo_app/main.go\`. The classic builder reads neither \`FROM --platform\`
+nor \`RUN --mount\`, so it and the second row build the Dockerfile with both removed; the third
+row builds the Dockerfile as it is. The first three rows build linux/amd64 into the engine or an
+OCI archive; the last is \`make release-image\`: three platforms, provenance, SBOM, the OCI archive
+and the push.
+
+| build | cold | no change | one-line change | rounds |
+|---|---:|---:|---:|---|
+$(row classic "classic builder (DOCKER_BUILDKIT=0)")
+$(row buildkit "BuildKit, no cache mount")
+$(row mounts "BuildKit, Go build cache mount (the Dockerfile)")
+$(row release "make release-image (linux/amd64, arm64, arm/v7)")
+<!-- build-times:end -->
 MD
+)
+if [ "${1:-}" = --write ]; then
+	doc=docs/benchmarks.md
+	if grep -q '<!-- build-times:start' "$doc"; then
+		SECTION=$section awk '
+			/<!-- build-times:start/ { print ENVIRON["SECTION"]; skip = 1; next }
+			/<!-- build-times:end/ { skip = 0; next }
+			!skip' "$doc" >"$work/doc"
+		cat "$work/doc" >"$doc"
+	else
+		printf '\n%s\n' "$section" >>"$doc"
+	fi
+	echo "build-times: wrote $doc" >&2
+else
+	echo "$section"
+fi
