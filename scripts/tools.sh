@@ -175,12 +175,16 @@ buildkit) buildkit ;;
 buildx) buildx ;;
 sbom-scanner) sbom_scanner ;;
 all)
+	# Two lanes, so one build's downloads and links overlap another's
+	# compiling: kube-apiserver and kubectl (the longest) beside the rest.
+	kube >/dev/null &
+	kube_pid=$!
 	build dive "$dive_version" github.com/wagoodman/dive
 	compose
-	kube
 	buildkit
 	buildx
 	sbom_scanner
+	wait "$kube_pid" || { echo "tools: building kube-apiserver and kubectl failed" >&2; exit 1; }
 	;;
 *)
 	echo "usage: $0 dive|compose|kube|buildkit|buildx|sbom-scanner|all" >&2
