@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -100,6 +99,30 @@ func pulled(t *testing.T, ref name.Digest) built {
 	return readIndex(t, idx)
 }
 
+// regularFiles calls fn with the name and content of each regular file of
+// a tar stream.
+func regularFiles(t *testing.T, r io.Reader, fn func(name string, content []byte)) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(strings.TrimPrefix(h.Name, "./"), b)
+	}
+}
+
 // fromArchive reads the image index an OCI archive holds.
 func fromArchive(t *testing.T, archive string) built {
 	t.Helper()
@@ -109,33 +132,18 @@ func fromArchive(t *testing.T, archive string) built {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(h.Name))
+	regularFiles(t, f, func(name string, content []byte) {
+		dst := filepath.Join(dir, filepath.FromSlash(name))
 		if !strings.HasPrefix(dst, dir+string(filepath.Separator)) {
-			t.Fatalf("archive entry %q leaves the directory", h.Name)
+			t.Fatalf("archive entry %q leaves the directory", name)
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
+		if err := os.WriteFile(dst, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	outer, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -163,49 +171,45 @@ func (b built) platformDigests() map[string]string {
 	return m
 }
 
+// image is one manifest of the index, by digest.
+func (b built) image(t *testing.T, digest v1.Hash) v1.Image {
+	t.Helper()
+	img, err := b.index.Image(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 // binary writes the /echo_app of a platform image to a file.
 func (b built) binary(t *testing.T, platform string) string {
 	t.Helper()
-	img, err := b.index.Image(b.images[platform].Digest)
+	layers, err := b.image(t, b.images[platform].Digest).Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := filepath.Join(t.TempDir(), "echo_app")
+	found := false
 	for _, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
+		regularFiles(t, rc, func(name string, content []byte) {
+			if name != "echo_app" {
+				return
 			}
-			if err != nil {
+			found = true
+			if err := os.WriteFile(dst, content, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if strings.TrimPrefix(h.Name, "./") != "echo_app" {
-				continue
-			}
-			dst := filepath.Join(t.TempDir(), "echo_app")
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, b, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			rc.Close()
-			return dst
-		}
+		})
 		rc.Close()
 	}
-	t.Fatalf("%s: no /echo_app in the image", platform)
-	return ""
+	if !found {
+		t.Fatalf("%s: no /echo_app in the image", platform)
+	}
+	return dst
 }
 
 // statement returns the in-toto statement of the given predicate type
@@ -218,10 +222,7 @@ func (b built) statement(t *testing.T, platform, predicateType string) (subject 
 	if !ok {
 		t.Fatalf("%s: no attestation manifest", platform)
 	}
-	img, err := b.index.Image(att.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := b.image(t, att.Digest)
 	m, err := img.Manifest()
 	if err != nil {
 		t.Fatal(err)
@@ -301,11 +302,7 @@ func TestReleaseImage(t *testing.T) {
 			if !ok {
 				t.Fatalf("no %s image in the index", platform)
 			}
-			img, err := first.index.Image(desc.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := img.ConfigFile()
+			cfg, err := first.image(t, desc.Digest).ConfigFile()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -317,13 +314,7 @@ func TestReleaseImage(t *testing.T) {
 			}
 
 			bin := first.binary(t, platform)
-			f, err := elf.Open(bin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			machine := f.Machine
-			f.Close()
-			if machine != w.machine {
+			if machine := elfMachine(t, bin); machine != w.machine {
 				t.Errorf("binary is for %v, want %v", machine, w.machine)
 			}
 			info, err := buildinfo.ReadFile(bin)
@@ -343,19 +334,7 @@ func TestReleaseImage(t *testing.T) {
 			goVersions[platform] = info.GoVersion
 
 			if w.qemu != "" {
-				qemu, err := exec.LookPath(w.qemu)
-				if err != nil {
-					dockertest.Missing(t, w.qemu+" is not installed", "qemu-user-static", "scripts/install-deps.sh")
-				}
-				port := dockertest.FreePort(t)
-				cmd := exec.Command(qemu, bin, "-listen", "127.0.0.1:"+strconv.Itoa(port))
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				defer func() { cmd.Process.Kill(); cmd.Wait() }()
-				if got := greeting(t, port); got != "I love alpacas!\n" {
-					t.Errorf("under %s: GET /alpacas = %q", w.qemu, got)
-				}
+				underQemu(t, w.qemu, bin)
 			}
 
 			subject, predicate := first.statement(t, platform, "https://slsa.dev/provenance/v1")
