@@ -23,14 +23,14 @@ import (
 	"github.com/rastringer/docker_multistage/test/dockertest"
 )
 
-// release runs make release-image's script with NO_CACHE=1 and the given
-// settings, and returns the index it pushed and its OCI archive.
+// release runs make release-image's script with the given settings, and
+// returns the index it pushed and its OCI archive.
 func release(t *testing.T, tag string, env ...string) (name.Digest, string) {
 	t.Helper()
 	archive := filepath.Join(t.TempDir(), "echo_app_multistage.oci.tar")
 	cmd := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "release-image.sh"))
 	cmd.Dir = dockertest.RepoRoot()
-	cmd.Env = append(os.Environ(), append([]string{"NO_CACHE=1", "TAG=" + tag, "OUT=" + archive}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"TAG=" + tag, "OUT=" + archive}, env...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -260,22 +260,23 @@ func (b built) statement(t *testing.T, platform, predicateType string) (subject 
 	return nil, nil
 }
 
-// TestReleaseImage builds the release image three times, each without
-// BuildKit's cache: once from an empty builder with provenance and SBOM,
-// twice without provenance. It checks each platform's configuration and
-// binary, runs the foreign ones under qemu, reads the provenance and the
-// SBOM, compares the builds, and runs the pushed index from the registry.
+// TestReleaseImage builds the release image three times: twice without
+// BuildKit's cache and without provenance (the first from an empty
+// builder), then as make release-image does, with provenance and SBOM. It
+// checks each platform's configuration and binary, runs the foreign ones
+// under qemu, reads the provenance and the SBOM, compares the builds, and
+// runs the pushed index from the registry.
 func TestReleaseImage(t *testing.T) {
 	dockertest.Require(t)
 	requireRegistries(t)
 	if _, err := exec.LookPath("runc"); err != nil {
 		dockertest.Missing(t, "runc is not installed", "runc", "scripts/install-deps.sh")
 	}
-	ref1, archive1 := release(t, "test-release-1", "COLD=1")
-	// The same command twice: the tag is part of the attestations' subject.
-	ref2, _ := release(t, "test-release-2", "PROVENANCE=0")
-	ref3, _ := release(t, "test-release-2", "PROVENANCE=0")
-	first := pulled(t, ref1)
+	// One tag for the two: the tag is part of the attestations' subject.
+	plainRef1, _ := release(t, "test-release-plain", "COLD=1", "NO_CACHE=1", "PROVENANCE=0")
+	plainRef2, _ := release(t, "test-release-plain", "NO_CACHE=1", "PROVENANCE=0")
+	releaseRef, archive := release(t, "test-release")
+	rel := pulled(t, releaseRef)
 
 	revision, err := exec.Command("git", "-C", dockertest.RepoRoot(), "rev-parse", "HEAD").Output()
 	if err != nil {
@@ -292,17 +293,17 @@ func TestReleaseImage(t *testing.T) {
 		"linux/arm64":  {"arm64", "", elf.EM_AARCH64, "", "qemu-aarch64-static"},
 		"linux/arm/v7": {"arm", "v7", elf.EM_ARM, "7", "qemu-arm-static"},
 	}
-	if len(first.images) != len(want) {
-		t.Errorf("the index has platforms %v, want %d", first.platformDigests(), len(want))
+	if len(rel.images) != len(want) {
+		t.Errorf("the index has platforms %v, want %d", rel.platformDigests(), len(want))
 	}
 	goVersions := map[string]string{}
 	for platform, w := range want {
 		t.Run("platform "+platform, func(t *testing.T) {
-			desc, ok := first.images[platform]
+			desc, ok := rel.images[platform]
 			if !ok {
 				t.Fatalf("no %s image in the index", platform)
 			}
-			cfg, err := first.image(t, desc.Digest).ConfigFile()
+			cfg, err := rel.image(t, desc.Digest).ConfigFile()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +314,7 @@ func TestReleaseImage(t *testing.T) {
 				t.Errorf("config: user %q, entrypoint %q", cfg.Config.User, cfg.Config.Entrypoint)
 			}
 
-			bin := first.binary(t, platform)
+			bin := rel.binary(t, platform)
 			if machine := elfMachine(t, bin); machine != w.machine {
 				t.Errorf("binary is for %v, want %v", machine, w.machine)
 			}
@@ -337,7 +338,7 @@ func TestReleaseImage(t *testing.T) {
 				underQemu(t, w.qemu, bin)
 			}
 
-			subject, predicate := first.statement(t, platform, "https://slsa.dev/provenance/v1")
+			subject, predicate := rel.statement(t, platform, "https://slsa.dev/provenance/v1")
 			if len(subject) != 1 || "sha256:"+subject[0].Digest["sha256"] != desc.Digest.String() {
 				t.Errorf("provenance subject %v, want the %s manifest %s", subject, platform, desc.Digest)
 			}
@@ -357,7 +358,7 @@ func TestReleaseImage(t *testing.T) {
 				t.Errorf("provenance names revision %q, want %s", got, revision)
 			}
 
-			_, predicate = first.statement(t, platform, "https://spdx.dev/Document")
+			_, predicate = rel.statement(t, platform, "https://spdx.dev/Document")
 			doc, err := spdxjson.Read(bytes.NewReader(predicate))
 			if err != nil {
 				t.Fatalf("the SBOM is not SPDX JSON: %v", err)
@@ -385,39 +386,39 @@ func TestReleaseImage(t *testing.T) {
 	t.Logf("Go versions of the binaries: %v", goVersions)
 
 	t.Run("reproducible", func(t *testing.T) {
-		second, third := pulled(t, ref2), pulled(t, ref3)
-		p1, p2, p3 := first.platformDigests(), second.platformDigests(), third.platformDigests()
+		plain1, plain2 := pulled(t, plainRef1), pulled(t, plainRef2)
+		p1, p2, p3 := rel.platformDigests(), plain1.platformDigests(), plain2.platformDigests()
 		for platform, d := range p1 {
 			if p2[platform] != d || p3[platform] != d {
-				t.Errorf("%s: three builds give manifests %s, %s, %s", platform, d, p2[platform], p3[platform])
+				t.Errorf("%s: the builds without cache give manifests %s and %s, the release %s", platform, p2[platform], p3[platform], d)
 			}
 		}
-		if second.digest != third.digest {
-			t.Errorf("two builds without provenance give the indexes %s and %s", second.digest, third.digest)
+		if plain1.digest != plain2.digest {
+			t.Errorf("two builds without cache and provenance give the indexes %s and %s", plain1.digest, plain2.digest)
 		}
-		t.Logf("index with provenance %s; without, twice: %s, %s; platforms %v", first.digest, second.digest, third.digest, p1)
+		t.Logf("without cache and provenance, twice: index %s, %s; with provenance: index %s; platforms %v", plain1.digest, plain2.digest, rel.digest, p1)
 	})
 
 	t.Run("archive", func(t *testing.T) {
-		archived := fromArchive(t, archive1)
-		got, want := archived.platformDigests(), first.platformDigests()
+		archived := fromArchive(t, archive)
+		got, want := archived.platformDigests(), rel.platformDigests()
 		for platform, d := range want {
 			if got[platform] != d {
 				t.Errorf("%s: the OCI archive holds %s, the registry %s", platform, got[platform], d)
 			}
 		}
-		if len(archived.attestations) != len(first.attestations) {
-			t.Errorf("the OCI archive has %d attestation manifests, the registry %d", len(archived.attestations), len(first.attestations))
+		if len(archived.attestations) != len(rel.attestations) {
+			t.Errorf("the OCI archive has %d attestation manifests, the registry %d", len(archived.attestations), len(rel.attestations))
 		}
 	})
 
 	t.Run("pulled by digest and run", func(t *testing.T) {
-		dockertest.Docker(t, "pull", "-q", ref1.String())
-		t.Cleanup(func() { dockertest.DockerErr("rmi", ref1.String()) })
-		if arch := dockertest.Docker(t, "image", "inspect", "--format", "{{.Architecture}}", ref1.String()); arch != "amd64" {
+		dockertest.Docker(t, "pull", "-q", releaseRef.String())
+		t.Cleanup(func() { dockertest.DockerErr("rmi", releaseRef.String()) })
+		if arch := dockertest.Docker(t, "image", "inspect", "--format", "{{.Architecture}}", releaseRef.String()); arch != "amd64" {
 			t.Errorf("the engine pulled the %s image", arch)
 		}
-		_, port := runContainer(t, ref1.String())
+		_, port := runContainer(t, releaseRef.String())
 		if got := greeting(t, port); got != "I love alpacas!\n" {
 			t.Errorf("GET /alpacas = %q", got)
 		}
