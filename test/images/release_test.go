@@ -272,16 +272,23 @@ func TestReleaseImage(t *testing.T) {
 	if _, err := exec.LookPath("runc"); err != nil {
 		dockertest.Missing(t, "runc is not installed", "runc", "scripts/install-deps.sh")
 	}
-	// One tag for the two: the tag is part of the attestations' subject.
-	plainRef1, _ := release(t, "test-release-plain", "COLD=1", "NO_CACHE=1", "PROVENANCE=0")
-	plainRef2, _ := release(t, "test-release-plain", "NO_CACHE=1", "PROVENANCE=0")
-	releaseRef, archive := release(t, "test-release")
-	rel := pulled(t, releaseRef)
-
-	revision, err := exec.Command("git", "-C", dockertest.RepoRoot(), "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Fatal(err)
+	// The builds are of one commit: the version, revision and time are read
+	// once, so that a change to the work tree meanwhile does not count.
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", dockertest.RepoRoot()}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("git %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
 	}
+	revision := git("rev-parse", "HEAD")
+	commit := []string{"VERSION=" + git("describe", "--tags", "--always", "--dirty"), "REVISION=" + revision,
+		"SOURCE_DATE_EPOCH=" + git("log", "-1", "--format=%ct")}
+	// One tag for the two: the tag is part of the attestations' subject.
+	plainRef1, _ := release(t, "test-release-plain", append(commit, "COLD=1", "NO_CACHE=1", "PROVENANCE=0")...)
+	plainRef2, _ := release(t, "test-release-plain", append(commit, "NO_CACHE=1", "PROVENANCE=0")...)
+	releaseRef, archive := release(t, "test-release", commit...)
+	rel := pulled(t, releaseRef)
 
 	want := map[string]struct {
 		arch, variant string
@@ -354,7 +361,7 @@ func TestReleaseImage(t *testing.T) {
 			if err := json.Unmarshal(predicate, &provenance); err != nil {
 				t.Fatal(err)
 			}
-			if got := provenance.RunDetails.Metadata.BuildKit.VCS.Revision; got != strings.TrimSpace(string(revision)) {
+			if got := provenance.RunDetails.Metadata.BuildKit.VCS.Revision; got != revision {
 				t.Errorf("provenance names revision %q, want %s", got, revision)
 			}
 
