@@ -7,6 +7,12 @@
 #
 # GO_IMAGE and ALPINE_IMAGE name the base images, so the same file builds
 # with upstream images or with the local stand-ins of scripts/base-images.sh.
+#
+# It needs BuildKit (FROM --platform, RUN --mount): docker build with
+# buildx, or docker buildx build; the release is make release-image. There
+# is no "# syntax=" line on purpose: it would make every build pull the
+# Dockerfile frontend image, and the frontend built into BuildKit reads
+# this file.
 ARG GO_IMAGE=golang:1.26-alpine
 ARG ALPINE_IMAGE=alpine:3.22
 
