@@ -23,21 +23,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${ROUNDS:-3}
-builder=docker_multistage
 work=$(mktemp -d)
 main=cmd/echo_app/main.go
 cp "$main" "$work/main.go"
 trap 'cp "$work/main.go" "$main"; rm -rf "$work"' EXIT
 
-eval "$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh)"
-addr=$(scripts/buildkit.sh start)
-scripts/tools.sh buildx >/dev/null
-docker buildx inspect "$builder" >/dev/null 2>&1 || docker buildx create --name "$builder" --driver remote "$addr" >/dev/null
 # shellcheck disable=SC1091
 . "$(scripts/registry.sh start)"
-remote_go=$REGISTRY/docker_multistage/${GO_IMAGE#local/}
-docker tag "$GO_IMAGE" "$remote_go"
-docker push -q "$remote_go" >/dev/null
+builder=$(scripts/buildkit.sh start)
+# The classic builder takes the engine's image, buildkitd the pushed copy.
+eval "$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh)"
+remote_go=$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh --push "$REGISTRY" | sed -n 's/^GO_IMAGE=//p')
 
 # The build context: the files the Dockerfile copies, in a directory of
 # its own, so the one-line change never touches the work tree.
@@ -51,14 +47,16 @@ if grep -v '^#' "$ctx/Dockerfile.plain" | grep -q -- '--mount\|--platform'; then
 fi
 
 now() { date +%s.%N; }
-# build BUILDER: one build of the context; prints its seconds.
+# build BUILDER: one build of the context; its seconds go to $took. A
+# failed build ends the script (set -e), so no failure is timed.
 build() {
 	local start
 	start=$(now)
 	case $1 in
 	classic)
 		DOCKER_BUILDKIT=0 docker build -q --network none -f "$ctx/Dockerfile.plain" \
-			--build-arg "GO_IMAGE=$GO_IMAGE" -t echo_app_multistage:bench-classic "$ctx" >/dev/null ;;
+			--build-arg "GO_IMAGE=$GO_IMAGE" --build-arg "ALPINE_IMAGE=$ALPINE_IMAGE" \
+			-t echo_app_multistage:bench-classic "$ctx" >/dev/null ;;
 	buildkit)
 		docker buildx build --builder "$builder" -q --provenance false -f "$ctx/Dockerfile.plain" \
 			--build-arg "GO_IMAGE=$remote_go" --output "type=oci,dest=$work/out.tar" "$ctx" >/dev/null ;;
@@ -66,7 +64,7 @@ build() {
 		docker buildx build --builder "$builder" -q --provenance false \
 			--build-arg "GO_IMAGE=$remote_go" --output "type=oci,dest=$work/out.tar" "$ctx" >/dev/null ;;
 	esac
-	awk -v a="$(now)" -v b="$start" 'BEGIN {printf "%.2f", a - b}' 
+	took=$(awk -v a="$(now)" -v b="$start" 'BEGIN {printf "%.2f", a - b}')
 }
 empty() {
 	case $1 in
@@ -88,11 +86,14 @@ builders=(classic buildkit mounts)
 for r in $(seq "$rounds"); do
 	for b in "${builders[@]}"; do
 		empty "$b"
-		t[$b,cold]+="$(build "$b") "
-		t[$b,same]+="$(build "$b") "
+		build "$b"
+		t[$b,cold]+="$took "
+		build "$b"
+		t[$b,same]+="$took "
 		one_line
-		t[$b,line]+="$(build "$b") "
-		echo "build-times: round $r $b: cold ${t[$b,cold]##* } ..." >&2
+		build "$b"
+		t[$b,line]+="$took "
+		echo "build-times: round $r $b: ${t[$b,cold]}/ ${t[$b,same]}/ ${t[$b,line]}" >&2
 	done
 done
 
@@ -102,15 +103,18 @@ release() { # env...
 	start=$(now)
 	env "$@" OUT="$work/release.oci.tar" TAG=bench scripts/release-image.sh >/dev/null 2>"$work/release.log" ||
 		{ cat "$work/release.log" >&2; exit 1; }
-	awk -v a="$(now)" -v b="$start" 'BEGIN {printf "%.2f", a - b}' 
+	took=$(awk -v a="$(now)" -v b="$start" 'BEGIN {printf "%.2f", a - b}')
 }
 for r in $(seq "$rounds"); do
-	t[release,cold]+="$(release COLD=1) "
-	t[release,same]+="$(release) "
+	release COLD=1
+	t[release,cold]+="$took "
+	release
+	t[release,same]+="$took "
 	echo "// build-times release change $r" >>"$main"
-	t[release,line]+="$(release) "
+	release
+	t[release,line]+="$took "
 	cp "$work/main.go" "$main"
-	echo "build-times: round $r release: ${t[release,cold]##* } ..." >&2
+	echo "build-times: round $r release: ${t[release,cold]}/ ${t[release,same]}/ ${t[release,line]}" >&2
 done
 
 m() { tr ' ' '\n' <<<"${t[$1,$2]}" | grep . | median; }

@@ -14,7 +14,16 @@
 #   local/alpine:standin       busybox-static and an /etc/passwd, a small
 #                              alpine-like runtime
 # Set BASE_IMAGES=standin to skip the pull attempts.
+#
+# With --push REGISTRY, a stand-in is pushed to REGISTRY/docker_multistage/
+# and named there, for a builder that cannot see the engine's images
+# (buildkitd); an upstream image is left for the builder to pull.
 set -euo pipefail
+
+push=""
+if [ "${1:-}" = --push ]; then
+	push=${2:?base-images: --push needs a registry}
+fi
 
 go_upstream=${GO_IMAGE:-golang:1.26-alpine}
 alpine_upstream=${ALPINE_IMAGE:-alpine:3.22}
@@ -89,5 +98,15 @@ else
 	fi
 fi
 
-echo "GO_IMAGE=$go_image"
-echo "ALPINE_IMAGE=$alpine_image"
+pushed() {
+	if [ -n "$push" ] && [[ $1 == local/* ]]; then
+		local ref=$push/docker_multistage/${1#local/}
+		docker tag "$1" "$ref"
+		docker push -q "$ref" >/dev/null
+		echo "$ref"
+	else
+		echo "$1"
+	fi
+}
+echo "GO_IMAGE=$(pushed "$go_image")"
+echo "ALPINE_IMAGE=$(pushed "$alpine_image")"

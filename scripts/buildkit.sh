@@ -3,9 +3,12 @@
 # unix socket only: buildkitd (built by scripts/tools.sh buildkit) with the
 # OCI worker on the machine's runc, host networking, and plain HTTP to the
 # local registries of scripts/registry.sh (127.0.0.1). It must run as root.
+# Beside it, the docker buildx builder docker_multistage (remote driver)
+# builds on it.
 #
-#   scripts/buildkit.sh start   start it unless it answers; prints the
-#                               socket address (unix://...)
+#   scripts/buildkit.sh start   start it unless it answers, make the builder;
+#                               prints the builder's name
+#   scripts/buildkit.sh status  exit 0 when it answers
 #   scripts/buildkit.sh stop    stop what start started
 #
 # BUILDKIT_STATE (default /tmp/docker_multistage-buildkit) holds the socket,
@@ -19,17 +22,28 @@ cache=${DOCKER_MULTISTAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker_multista
 sock=$state/buildkitd.sock
 addr=unix://$sock
 registry_port=${REGISTRY_PORT:-15000}
+builder=docker_multistage
 
 answers() {
-	[ -S "$sock" ] && timeout 10 "$bin/buildctl" --addr "$addr" debug workers >/dev/null 2>&1
+	[ -S "$sock" ] && timeout 10 "$(scripts/tools.sh buildkit)/buildctl" --addr "$addr" debug workers >/dev/null 2>&1
+}
+
+# builder: the buildx builder on the daemon, made once.
+builder() {
+	scripts/tools.sh buildx >/dev/null
+	if ! docker buildx inspect "$builder" >/dev/null 2>&1; then
+		docker buildx create --name "$builder" --driver remote "$addr" >/dev/null
+	fi
+	echo "$builder"
 }
 
 case ${1:-} in
+status) answers ;;
 start)
 	bin=$(scripts/tools.sh buildkit)
 	if answers; then
 		echo "buildkit: already running at $addr" >&2
-		echo "$addr"
+		builder
 		exit 0
 	fi
 	command -v runc >/dev/null || { echo "buildkit: runc is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
@@ -63,8 +77,8 @@ TOML
 	echo $! >"$state/buildkitd.pid"
 	for _ in $(seq 300); do
 		if answers; then
-			echo "buildkit: buildkitd $(basename "$(dirname "$bin/x")") at $addr (log $state/buildkitd.log)" >&2
-			echo "$addr"
+			echo "buildkit: buildkitd $(basename "$bin") at $addr (log $state/buildkitd.log)" >&2
+			builder
 			exit 0
 		fi
 		if ! kill -0 "$(cat "$state/buildkitd.pid")" 2>/dev/null; then
@@ -89,7 +103,7 @@ stop)
 	echo "buildkit: stopped" >&2
 	;;
 *)
-	echo "usage: $0 start|stop" >&2
+	echo "usage: $0 start|status|stop" >&2
 	exit 2
 	;;
 esac

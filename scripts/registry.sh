@@ -7,6 +7,7 @@
 #   scripts/registry.sh start   start them unless they answer; prints the
 #                               file of their settings (REGISTRY, AUTH_REGISTRY,
 #                               AUTH_USER, AUTH_PASSWORD), for sourcing
+#   scripts/registry.sh status  exit 0 when they answer (and print the file)
 #   scripts/registry.sh stop    stop what start started
 set -euo pipefail
 
@@ -55,9 +56,15 @@ stop_pid() {
 	kill "$pid" 2>/dev/null || true
 }
 
+running() { [ -f "$env_file" ] && answers "127.0.0.1:$port" && answers "127.0.0.1:$auth_port"; }
+
 case ${1:-} in
+status)
+	running || exit 1
+	echo "$env_file"
+	;;
 start)
-	if [ -f "$env_file" ] && answers "127.0.0.1:$port" && answers "127.0.0.1:$auth_port"; then
+	if running; then
 		echo "registry: already running" >&2
 		echo "$env_file"
 		exit 0
@@ -100,7 +107,7 @@ stop)
 	echo "registry: stopped" >&2
 	;;
 *)
-	echo "usage: $0 start|stop" >&2
+	echo "usage: $0 start|status|stop" >&2
 	exit 2
 	;;
 esac

@@ -29,7 +29,6 @@ out=${OUT:-out/image/echo_app_multistage.oci.tar}
 version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 revision=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 tag=${TAG:-$version}
-builder=docker_multistage
 
 started=()
 cleanup() {
@@ -39,34 +38,15 @@ cleanup() {
 trap cleanup EXIT
 
 # The registry and buildkitd: reuse running ones, start the others.
+scripts/registry.sh status >/dev/null || started+=(registry)
 # shellcheck disable=SC1090
-if ! { [ -f /tmp/docker_multistage-registry/registry.env ] && . /tmp/docker_multistage-registry/registry.env &&
-	curl -sf -o /dev/null "http://$REGISTRY/v2/"; }; then
-	started+=(registry)
-	. "$(scripts/registry.sh start)"
-fi
-sock=/tmp/docker_multistage-buildkit/buildkitd.sock
-if ! [ -S "$sock" ] || ! timeout 10 "$(scripts/tools.sh buildkit)/buildctl" --addr "unix://$sock" debug workers >/dev/null 2>&1; then
-	started+=(buildkit)
-fi
-addr=$(scripts/buildkit.sh start)
-
-# docker buildx, as a CLI plugin, and a remote-driver builder on buildkitd.
-scripts/tools.sh buildx >/dev/null
-if ! docker buildx inspect "$builder" >/dev/null 2>&1; then
-	docker buildx create --name "$builder" --driver remote "$addr" >/dev/null
-fi
+. "$(scripts/registry.sh start)"
+scripts/buildkit.sh status || started+=(buildkit)
+builder=$(scripts/buildkit.sh start)
 
 # Base images: buildkitd cannot see the engine's images, so a local
-# stand-in goes to the registry first. An upstream image is pulled by
-# buildkitd itself.
-eval "$(scripts/base-images.sh)"
-if [[ $GO_IMAGE == local/* ]]; then
-	pushed=$REGISTRY/docker_multistage/${GO_IMAGE#local/}
-	docker tag "$GO_IMAGE" "$pushed"
-	docker push -q "$pushed" >/dev/null
-	GO_IMAGE=$pushed
-fi
+# stand-in goes to the registry first.
+eval "$(scripts/base-images.sh --push "$REGISTRY")"
 
 image=$REGISTRY/docker_multistage/echo_app_multistage
 args=(--builder "$builder" --platform "$platforms"

@@ -124,35 +124,24 @@ func waitStates(t *testing.T, srv *Server, s connState, want int) {
 // a moment after net/http marks it idle.
 func waitWaiting(t *testing.T, srv *Server, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := 0
-		srv.conns.mu.Lock()
-		for c := range srv.conns.all {
-			if c.waiting() {
-				n++
-			}
-		}
-		srv.conns.mu.Unlock()
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections waiting for a request, want %d", n, want)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitConns(t, srv, "waiting for a request", want, (*conn).waiting)
 }
 
 // waitReceiving waits until want connections have sent part of a request.
 func waitReceiving(t *testing.T, srv *Server, want int) {
+	t.Helper()
+	waitConns(t, srv, "receiving a request", want, func(c *conn) bool { return c.received.Load() })
+}
+
+// waitConns waits until want of the server's connections match.
+func waitConns(t *testing.T, srv *Server, what string, want int, match func(*conn) bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n := 0
 		srv.conns.mu.Lock()
 		for c := range srv.conns.all {
-			if c.received.Load() {
+			if match(c) {
 				n++
 			}
 		}
@@ -161,7 +150,7 @@ func waitReceiving(t *testing.T, srv *Server, want int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections receiving a request, want %d", n, want)
+			t.Fatalf("%d connections %s, want %d", n, what, want)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package images
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
@@ -16,10 +17,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	spdxjson "github.com/spdx/tools-golang/json"
 
+	"github.com/rastringer/docker_multistage/internal/source"
 	"github.com/rastringer/docker_multistage/test/dockertest"
 )
 
@@ -123,43 +124,57 @@ func regularFiles(t *testing.T, r io.Reader, fn func(name string, content []byte
 	}
 }
 
-// fromArchive reads the image index an OCI archive holds.
-func fromArchive(t *testing.T, archive string) built {
+// fromArchive reads an OCI archive as imgcompare does (internal/source),
+// and returns its platform manifests by platform and the number of
+// attestation manifests its image index lists.
+func fromArchive(t *testing.T, archive string) (map[string]string, int) {
 	t.Helper()
-	dir := t.TempDir()
+	imgs, err := source.OpenAll(context.Background(), "oci-archive:"+archive, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platforms := map[string]string{}
+	for _, img := range imgs {
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		platforms[img.Platform] = d.String()
+	}
+	for _, img := range imgs {
+		img.Close()
+	}
+
+	// The image index is the blob index.json names.
+	small := map[string][]byte{}
 	f, err := os.Open(archive)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	regularFiles(t, f, func(name string, content []byte) {
-		dst := filepath.Join(dir, filepath.FromSlash(name))
-		if !strings.HasPrefix(dst, dir+string(filepath.Separator)) {
-			t.Fatalf("archive entry %q leaves the directory", name)
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, content, 0o644); err != nil {
-			t.Fatal(err)
+		if len(content) < 64<<10 {
+			small[name] = content
 		}
 	})
-	outer, err := layout.ImageIndexFromPath(dir)
+	outer, err := v1.ParseIndexManifest(bytes.NewReader(small["index.json"]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := outer.IndexManifest()
+	if len(outer.Manifests) != 1 {
+		t.Fatalf("%s: index.json lists %d manifests, want the one image index", archive, len(outer.Manifests))
+	}
+	index, err := v1.ParseIndexManifest(bytes.NewReader(small["blobs/sha256/"+outer.Manifests[0].Digest.Hex]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Manifests) != 1 {
-		t.Fatalf("%s: index.json lists %d manifests, want the one image index", archive, len(m.Manifests))
+	attestations := 0
+	for _, d := range index.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			attestations++
+		}
 	}
-	idx, err := outer.ImageIndex(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return readIndex(t, idx)
+	return platforms, attestations
 }
 
 // platformDigests maps each platform to its manifest digest.
@@ -407,15 +422,18 @@ func TestReleaseImage(t *testing.T) {
 	})
 
 	t.Run("archive", func(t *testing.T) {
-		archived := fromArchive(t, archive)
-		got, want := archived.platformDigests(), rel.platformDigests()
+		got, attestations := fromArchive(t, archive)
+		want := rel.platformDigests()
+		if len(got) != len(want) {
+			t.Errorf("the OCI archive holds %v, the registry %v", got, want)
+		}
 		for platform, d := range want {
 			if got[platform] != d {
 				t.Errorf("%s: the OCI archive holds %s, the registry %s", platform, got[platform], d)
 			}
 		}
-		if len(archived.attestations) != len(rel.attestations) {
-			t.Errorf("the OCI archive has %d attestation manifests, the registry %d", len(archived.attestations), len(rel.attestations))
+		if attestations != len(rel.attestations) {
+			t.Errorf("the OCI archive has %d attestation manifests, the registry %d", attestations, len(rel.attestations))
 		}
 	})
 
