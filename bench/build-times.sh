@@ -69,7 +69,10 @@ build() {
 empty() {
 	case $1 in
 	classic)
+		# The classic builder's cache is its intermediate images: the build
+		# stage's are left dangling once the tag is gone.
 		docker rmi -f echo_app_multistage:bench-classic >/dev/null 2>&1 || true
+		docker image prune -f >/dev/null
 		docker builder prune -af >/dev/null ;;
 	*) docker buildx prune --builder "$builder" --all --force >/dev/null ;;
 	esac
@@ -77,7 +80,7 @@ empty() {
 change=0
 one_line() {
 	change=$((change + 1))
-	echo "// build-times change $change" >>"$ctx/cmd/echo_app/main.go"
+	echo "// build-times change $change at $(now)" >>"$ctx/cmd/echo_app/main.go"
 }
 median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -110,7 +113,7 @@ for r in $(seq "$rounds"); do
 	t[release,cold]+="$took "
 	release
 	t[release,same]+="$took "
-	echo "// build-times release change $r" >>"$main"
+	echo "// build-times release change $r at $(now)" >>"$main"
 	release
 	t[release,line]+="$took "
 	cp "$work/main.go" "$main"
