@@ -22,16 +22,18 @@ func main() {
 	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
 	go func() {
 		// The first signal starts a graceful shutdown, a second one ends
-		// the process at once. A repeat within signalRepeatWindow is the
-		// same request delivered twice: GNU timeout and some supervisors
-		// signal the process and then its process group. Handling signals
+		// the process at once. The same signal repeated within
+		// signalRepeatWindow is the same request delivered twice: GNU
+		// timeout and some supervisors signal the process and then its
+		// process group. A different signal is a second one, however
+		// soon it comes. Handling signals
 		// here, rather than falling back to the default action, also works
 		// as PID 1, which ignores signals it does not handle.
-		<-signals
-		first := time.Now()
+		first := <-signals
+		firstAt := time.Now()
 		cancel()
 		for sig := range signals {
-			if time.Since(first) < signalRepeatWindow {
+			if sig == first && time.Since(firstAt) < signalRepeatWindow {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "echo_app: second %v: exiting now\n", sig)

@@ -105,6 +105,18 @@ func TestSignals(t *testing.T) {
 		}
 	})
 
+	t.Run("different second signal within the window", func(t *testing.T) {
+		cmd, _ := startProcess(t, bin, "-drain-delay", "30s")
+		cmd.Process.Signal(syscall.SIGTERM)
+		time.Sleep(300 * time.Millisecond)
+		began := time.Now()
+		cmd.Process.Signal(syscall.SIGINT)
+		code, _ := waitExit(t, cmd, 5*time.Second)
+		if took := time.Since(began); code != 1 || took > time.Second {
+			t.Errorf("SIGTERM then SIGINT 0.3 s later: exit status %d after %v, want 1 at once", code, took)
+		}
+	})
+
 	t.Run("repeated signal is one", func(t *testing.T) {
 		cmd, _ := startProcess(t, bin, "-drain-delay", "1s")
 		began := time.Now()

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rastringer/docker_multistage/internal/server"
 )
@@ -51,20 +52,14 @@ type options struct {
 	accessLog   bool
 	healthcheck bool
 	version     bool
+	fromEnv     map[string]bool // flags set by their environment variable
 }
 
 // parseOptions reads the flags, each of which can also come from its
 // environment variable; a flag on the command line wins. PORT sets the port
 // of the default listen address, as platforms that assign ports expect.
 func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (*options, error) {
-	o := &options{server: server.DefaultConfig(), logFormat: "text"}
-	if port := getenv("PORT"); port != "" {
-		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return nil, usageError("invalid PORT %q: want a number from 0 to 65535", port)
-		}
-		o.server.Addr = ":" + port
-	}
-
+	o := &options{server: server.DefaultConfig(), logFormat: "text", fromEnv: map[string]bool{}}
 	fs := flag.NewFlagSet("echo_app", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c := &o.server
@@ -72,32 +67,16 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "log format: text or json")
 	fs.Var(levelFlag{&o.logLevel}, "log-level", "minimum log `level`: debug, info, warn or error")
 	fs.BoolVar(&o.accessLog, "access-log", false, "log one line per request (costs throughput)")
-	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time allowed to read request headers")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time allowed to send a request's line and headers, from its first byte")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read a whole request")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "time allowed from request headers to the end of the response")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "time a keep-alive connection may wait for its next request")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "largest request line and headers, in bytes (larger get 431)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "time to keep serving, with /readyz at 503, before closing the listener on shutdown")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests to finish on shutdown")
-	fs.IntVar(&c.MaxConns, "max-conns", 0, "most open connections; at the budget the longest waiting one makes room (default: from the memory limit)")
+	fs.IntVar(&c.MaxConns, "max-conns", 0, "most open connections; at the budget a newcomer takes the place of one without a complete request (default: from the memory limit)")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "ask /healthz of the server at the listen address (a wildcard host over loopback); exit 0 if healthy, 1 if not")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if isMode(f.Name) {
-			return
-		}
-		name := envName(f.Name)
-		if v := getenv(name); v != "" && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = usageError("invalid %s %q: %v", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
 
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -108,6 +87,33 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError("unexpected argument %q", fs.Arg(0))
+	}
+
+	// A variable sets its flag only when the command line does not: the
+	// flag wins, and a bad variable it overrides is no error.
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if isMode(f.Name) || onCommandLine[f.Name] || envErr != nil {
+			return
+		}
+		name := envName(f.Name)
+		if v := getenv(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = usageError("invalid %s %q: %v", name, v, err)
+			}
+			o.fromEnv[f.Name] = true
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if port := getenv("PORT"); port != "" && !onCommandLine["listen"] && !o.fromEnv["listen"] {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return nil, usageError("invalid PORT %q: want a number from 0 to 65535", port)
+		}
+		o.server.Addr = ":" + port
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -135,14 +141,33 @@ func envName(flagName string) string {
 	return string(b)
 }
 
+// Limits of the settings: below minTimeout, a timeout leaves no time to
+// serve anything; above maxHeaderBytes and maxConns, the budget's memory
+// rule no longer holds (and net/http's header limit overflows near the
+// largest int).
+const (
+	minTimeout     = time.Millisecond
+	maxHeaderBytes = 1 << 20
+	maxConns       = 1 << 20
+)
+
+// name is how an error names the setting of flag: its variable when the
+// value came from there.
+func (o *options) name(flag string) string {
+	if o.fromEnv[flag] {
+		return envName(flag)
+	}
+	return "-" + flag
+}
+
 func (o *options) validate() error {
 	if o.logFormat != "text" && o.logFormat != "json" {
-		return usageError("invalid -log-format %q: want text or json", o.logFormat)
+		return usageError("invalid %s %q: want text or json", o.name("log-format"), o.logFormat)
 	}
 	if _, port, err := net.SplitHostPort(o.server.Addr); err != nil {
-		return usageError("invalid -listen %q: want host:port", o.server.Addr)
+		return usageError("invalid %s %q: want host:port", o.name("listen"), o.server.Addr)
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return usageError("invalid -listen %q: want a port number from 0 to 65535", o.server.Addr)
+		return usageError("invalid %s %q: want a port number from 0 to 65535", o.name("listen"), o.server.Addr)
 	}
 	c := o.server
 	for _, d := range []struct {
@@ -155,18 +180,18 @@ func (o *options) validate() error {
 		{"idle-timeout", c.IdleTimeout},
 		{"shutdown-timeout", c.ShutdownTimeout},
 	} {
-		if d.value <= 0 {
-			return usageError("invalid -%s %s: want a positive duration", d.name, d.value)
+		if d.value < minTimeout {
+			return usageError("invalid %s %s: want a duration of at least %s", o.name(d.name), d.value, minTimeout)
 		}
 	}
 	if c.DrainDelay < 0 {
-		return usageError("invalid -drain-delay %s: want zero or a positive duration", c.DrainDelay)
+		return usageError("invalid %s %s: want zero or a positive duration", o.name("drain-delay"), c.DrainDelay)
 	}
-	if c.MaxConns < 0 {
-		return usageError("invalid -max-conns %d: want a positive number, or 0 for the default", c.MaxConns)
+	if c.MaxConns < 0 || c.MaxConns > maxConns {
+		return usageError("invalid %s %d: want 0 for the default, or a number from 1 to %d", o.name("max-conns"), c.MaxConns, maxConns)
 	}
-	if c.MaxHeaderBytes <= 0 {
-		return usageError("invalid -max-header-bytes %d: want a positive number", c.MaxHeaderBytes)
+	if c.MaxHeaderBytes < 1 || c.MaxHeaderBytes > maxHeaderBytes {
+		return usageError("invalid %s %d: want a number from 1 to %d", o.name("max-header-bytes"), c.MaxHeaderBytes, maxHeaderBytes)
 	}
 	return nil
 }
@@ -192,8 +217,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "\nPORT sets the port of the default listen address (:8080).\n")
 }
 
-// levelFlag accepts the four documented log levels, in any case, and
-// nothing else (slog's own parser also takes offsets such as "INFO+2").
+// levelFlag accepts the four documented log levels, in any ASCII case, and
+// nothing else (slog's own parser also takes offsets such as "INFO+2", and
+// Unicode case folding would take "İNFO").
 type levelFlag struct{ level *slog.Level }
 
 func (f levelFlag) String() string {
@@ -204,6 +230,11 @@ func (f levelFlag) String() string {
 }
 
 func (f levelFlag) Set(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return errors.New("want debug, info, warn or error")
+		}
+	}
 	switch strings.ToLower(s) {
 	case "debug":
 		*f.level = slog.LevelDebug

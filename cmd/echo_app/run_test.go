@@ -359,6 +359,22 @@ func TestOptions(t *testing.T) {
 		{name: "bad listen", args: []string{"-listen", "8080"}, wantCode: 2, wantErr: "invalid -listen"},
 		{name: "negative timeout", args: []string{"-write-timeout", "-1s"}, wantCode: 2, wantErr: "invalid -write-timeout"},
 		{name: "stray argument", args: []string{"extra"}, wantCode: 2, wantErr: "unexpected argument"},
+		{name: "max header bytes that overflow", args: []string{"-max-header-bytes", "9223372036854775807"}, wantCode: 2, wantErr: "invalid -max-header-bytes 9223372036854775807: want a number from 1 to 1048576"},
+		{name: "write timeout too short to serve", args: []string{"-write-timeout", "1ns"}, wantCode: 2, wantErr: "invalid -write-timeout 1ns: want a duration of at least 1ms"},
+		{name: "header timeout too short to serve", args: []string{"-read-header-timeout", "1ns"}, wantCode: 2, wantErr: "invalid -read-header-timeout 1ns"},
+		{name: "timeout from env named by its variable", env: map[string]string{"ECHO_APP_IDLE_TIMEOUT": "1us"}, wantCode: 2, wantErr: "invalid ECHO_APP_IDLE_TIMEOUT 1µs"},
+		{name: "log level with a non-ASCII capital", args: []string{"-log-level", "\u0130NFO"}, wantCode: 2, wantErr: "want debug, info, warn or error"},
+		{name: "too many conns", args: []string{"-max-conns", "2000000"}, wantCode: 2, wantErr: "invalid -max-conns 2000000: want 0 for the default, or a number from 1 to 1048576"},
+		{name: "flag beats a bad env", args: []string{"-max-conns", "100"}, env: map[string]string{"ECHO_APP_MAX_CONNS": "abc"}, check: func(t *testing.T, o *options) {
+			if o.server.MaxConns != 100 {
+				t.Errorf("MaxConns = %d, want 100 from the command line", o.server.MaxConns)
+			}
+		}},
+		{name: "listen flag beats a bad PORT", args: []string{"-listen", "127.0.0.1:7070"}, env: map[string]string{"PORT": "abc"}, check: func(t *testing.T, o *options) {
+			if o.server.Addr != "127.0.0.1:7070" {
+				t.Errorf("Addr = %q", o.server.Addr)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

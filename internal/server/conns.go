@@ -13,10 +13,10 @@ import (
 // The connection budget. Every open connection costs memory whether or not
 // it ever sends a request (buffers and a goroutine: about 20 KB), so the
 // number of connections is bounded, the way nginx bounds them with
-// worker_connections. At the budget, a new connection takes the place of the
-// connection that has waited longest without a request in progress; when
-// every connection has one, the newcomer is closed at once rather than left
-// in the kernel's backlog.
+// worker_connections. At the budget, a new connection takes the place of one
+// that holds no complete request (connTracker has the order); when every
+// connection holds one, the newcomer is closed at once rather than left in
+// the kernel's backlog.
 
 // Budget rule: the default budget is what fits in the memory limit after the
 // server's own needs. PerConnBytes is 20 KB measured per idle keep-alive
@@ -31,7 +31,9 @@ const (
 )
 
 // MaxConnsFor returns the default connection budget for a memory limit in
-// bytes; a limit of zero or less means none is set.
+// bytes; a limit of zero or less means none is set. The budget is at most
+// NoLimitMaxConns, limit or not: past that, file descriptors and the
+// kernel's socket memory run out before the Go heap does.
 func MaxConnsFor(memLimit int64) int {
 	if memLimit <= 0 {
 		return NoLimitMaxConns
@@ -40,78 +42,66 @@ func MaxConnsFor(memLimit int64) int {
 	return int(max(min(n, NoLimitMaxConns), MinConns))
 }
 
-// connState is a connection's state as the budget sees it.
-type connState int32
+// connList is a list of connections that may be closed to make room, in
+// the order they entered it.
+type connList struct{ head, tail *conn }
 
-const (
-	connNew    connState = iota // accepted, its first request not yet begun
-	connActive                  // a request is being read or answered
-	connIdle                    // answered; waiting for the next request
-	numConnStates
-)
-
-var connStateLabels = [numConnStates]string{"new", "active", "idle"}
-
-// conn is an accepted connection that tells the budget whether a request is
-// in progress on it. A connection is waiting, and so may be closed without
-// losing anything, when it is new or idle, a read for its next request is
-// blocked, and no byte of that request has arrived.
-type conn struct {
-	net.Conn
-	reading  atomic.Bool // a Read is blocked in the kernel
-	received atomic.Bool // a byte has arrived since the connection was new or idle
-	handled  atomic.Bool // the handler of the current request has returned
-	answered atomic.Bool // and the response has been written since
-
-	// Guarded by connTracker.mu.
-	state      connState
-	prev, next *conn // in the waiting list when state is new or idle
-	counted    bool  // still counted in open: not closed by the budget
-}
-
-func (c *conn) Read(p []byte) (int, error) {
-	c.reading.Store(true)
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		// Stored before reading is cleared, so that no instant shows a
-		// connection with bytes in hand as waiting.
-		c.received.Store(true)
+func (l *connList) push(c *conn) {
+	c.list, c.prev, c.next = l, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
 	}
-	c.reading.Store(false)
-	return n, err
+	l.tail = c
 }
 
-func (c *conn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if err == nil && c.handled.Load() {
-		// net/http writes the end of a response after the handler
-		// returns; once that is out, the request is answered.
-		c.answered.Store(true)
+func (l *connList) remove(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
 	}
-	return n, err
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.list, c.prev, c.next = nil, nil, nil
 }
 
-func (c *conn) waiting() bool {
-	return c.reading.Load() && !c.received.Load()
-}
-
-// connTracker counts the open connections by state and enforces the budget.
+// connTracker counts the open connections by phase and enforces the
+// budget. At the budget, a newcomer takes the place of, in this order:
+//
+//  1. the connection answered longest ago: idle on keep-alive, or still
+//     sending a body it was answered for. It is kept if bytes of a next
+//     request have arrived by the moment it is decided.
+//  2. the connection silent longest since it connected.
+//  3. the connection that has been sending its headers longest.
+//
+// A connection of 2 or 3 is kept only if the bytes that have arrived by
+// the moment it is decided complete its request's headers: a connection
+// with a complete request in hand is never closed for the budget. When no
+// connection can make room, the newcomer is closed.
 type connTracker struct {
-	max int
+	max               int
+	readHeaderTimeout time.Duration
 
-	mu         sync.Mutex
-	open       int
-	highWater  int // the most open connections since memory was last released
-	byState    [numConnStates]int
-	head, tail *conn // new and idle connections, longest waiting first
-	all        map[*conn]struct{}
+	mu        sync.Mutex
+	open      int // connections counted against the budget
+	highWater int // the most open connections since memory was last released
+	byPhase   [numPhases]int
+	answered  connList // phaseIdle and phaseAnswered
+	silent    connList // phaseNew
+	reading   connList // phaseReading
+	all       map[*conn]struct{}
 
-	evicted atomic.Uint64 // idle connections closed to make room
+	evicted atomic.Uint64 // connections closed to make room
 	refused atomic.Uint64 // new connections closed because none could be
 }
 
-func newConnTracker(maxConns int) *connTracker {
-	return &connTracker{max: maxConns, all: make(map[*conn]struct{})}
+func newConnTracker(maxConns int, readHeaderTimeout time.Duration) *connTracker {
+	return &connTracker{max: maxConns, readHeaderTimeout: readHeaderTimeout, all: make(map[*conn]struct{})}
 }
 
 // listener applies the budget to every accepted connection.
@@ -133,45 +123,131 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 }
 
-// admit returns the tracked connection for nc, closing the longest waiting
-// connection first if the budget is full. It returns nil when the budget
-// is full and no connection is waiting.
+// admit returns the tracked connection for nc, claiming a connection to
+// make room if the budget is full. It returns nil when the budget is full
+// and no connection can make room.
 func (t *connTracker) admit(nc net.Conn) *conn {
+	c := &conn{Conn: nc, t: t, counted: true}
 	t.mu.Lock()
-	var victim *conn
-	if t.open >= t.max {
-		victim = t.longestWaiting()
-		if victim == nil {
-			t.mu.Unlock()
-			t.refused.Add(1)
-			return nil
-		}
-		t.drop(victim)
+	if t.open >= t.max && !t.claimOne() {
+		t.mu.Unlock()
+		t.refused.Add(1)
+		return nil
 	}
-	c := &conn{Conn: nc, state: connNew, counted: true}
 	t.open++
 	t.highWater = max(t.highWater, t.open)
-	t.byState[connNew]++
+	t.byPhase[phaseNew]++
 	t.all[c] = struct{}{}
-	t.push(c)
+	t.silent.push(c)
 	t.mu.Unlock()
-	if victim != nil {
-		victim.Conn.Close()
-		t.evicted.Add(1)
-	}
 	return c
 }
 
-// longestWaiting returns the connection that has waited longest for a
-// request, or nil. Connections in the list that are receiving a request are
-// skipped.
-func (t *connTracker) longestWaiting() *conn {
-	for c := t.head; c != nil; c = c.next {
-		if c.waiting() {
-			return c
-		}
+// claimOne claims the first connection in the budget's order. The caller
+// holds t.mu.
+func (t *connTracker) claimOne() bool {
+	victim := t.answered.head
+	if victim == nil {
+		victim = t.silent.head
 	}
-	return nil
+	if victim == nil {
+		victim = t.reading.head
+	}
+	if victim == nil {
+		return false
+	}
+	t.claim(victim, claimBudget)
+	t.evicted.Add(1) // taken back if the victim is kept
+	return true
+}
+
+// claim takes c out of the budget and interrupts its read, so that its
+// reading goroutine settles the claim. The caller holds t.mu.
+func (t *connTracker) claim(c *conn, reason claimReason) {
+	c.list.remove(c)
+	c.counted = false
+	t.open--
+	c.reason = reason
+	c.claimedIn = phase(c.phase.Load())
+	c.claimed.Store(true)
+	c.kick(true)
+}
+
+// settle decides, from c's reading goroutine, whether claimed c is closed:
+// got says whether bytes arrived by the moment of deciding, and c is
+// already in the phase they put it in. It returns whether c is kept.
+func (t *connTracker) settle(c *conn, got bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keep := got && !c.closing
+	if keep && c.reason == claimBudget && (c.claimedIn == phaseNew || c.claimedIn == phaseReading) {
+		// Claimed while its request was incomplete: kept only if what
+		// arrived completes it.
+		keep = phase(c.phase.Load()) == phaseActive
+	}
+	if !keep {
+		return false
+	}
+	if c.reason == claimBudget {
+		t.evicted.Add(^uint64(0))
+	}
+	c.claimed.Store(false)
+	c.counted = true
+	t.open++
+	t.link(c)
+	c.kick(false)
+	if t.open > t.max && c.reason == claimBudget {
+		t.claimOne()
+	}
+	c.reason = 0
+	return true
+}
+
+// link puts c in the eviction list of its phase, if it has one. The caller
+// holds t.mu.
+func (t *connTracker) link(c *conn) {
+	var l *connList
+	switch phase(c.phase.Load()) {
+	case phaseIdle, phaseAnswered:
+		l = &t.answered
+	case phaseNew:
+		l = &t.silent
+	case phaseReading:
+		l = &t.reading
+	}
+	if c.list == l {
+		return
+	}
+	if c.list != nil {
+		c.list.remove(c)
+	}
+	if l != nil && c.counted {
+		l.push(c)
+	}
+}
+
+// setPhase moves c to phase p. The caller holds t.mu.
+func (t *connTracker) setPhase(c *conn, p phase) {
+	t.byPhase[c.phase.Load()]--
+	t.byPhase[p]++
+	c.phase.Store(uint32(p))
+	t.link(c)
+}
+
+// drop stops tracking c, which is closed. The caller holds t.mu.
+func (t *connTracker) drop(c *conn) {
+	if _, ok := t.all[c]; !ok {
+		return
+	}
+	if c.list != nil {
+		c.list.remove(c)
+	}
+	t.byPhase[c.phase.Load()]--
+	if c.counted {
+		c.counted = false
+		t.open--
+	}
+	delete(t.all, c)
 }
 
 // connStateHook is http.Server.ConnState.
@@ -182,109 +258,92 @@ func (t *connTracker) connStateHook(nc net.Conn, s http.ConnState) {
 	}
 	switch s {
 	case http.StateActive:
-		c.handled.Store(false)
-		c.answered.Store(false)
-		t.setState(c, connActive)
+		c.taken++
+		if from := phase(c.phase.Load()); from != phaseActive {
+			t.mu.Lock()
+			t.setPhase(c, phaseActive)
+			t.mu.Unlock()
+			if from == phaseReading {
+				c.setClamp(time.Time{})
+			}
+		}
 	case http.StateIdle:
-		c.received.Store(false)
-		t.setState(c, connIdle)
+		// No read is in progress: net/http has answered and not yet
+		// looked for the next request, which may be in its buffer.
+		to := phaseIdle
+		if pending, complete := c.pendingRequest(); complete {
+			to = phaseActive
+		} else if pending {
+			to = phaseReading
+		}
+		t.mu.Lock()
+		t.setPhase(c, to)
+		t.mu.Unlock()
+		if to == phaseReading {
+			c.setClamp(c.partialSince.Add(t.readHeaderTimeout))
+		}
 	case http.StateHijacked, http.StateClosed:
 		t.mu.Lock()
-		if c.counted {
-			t.drop(c)
-		}
+		t.drop(c)
 		t.mu.Unlock()
 	}
 }
 
-func (t *connTracker) setState(c *conn, s connState) {
+// lastAnswered records that the request on c, the last one c will carry, has
+// been answered in full.
+func (t *connTracker) lastAnswered(c *conn) {
+	t.mu.Lock()
+	c.closing = true
+	t.setPhase(c, phaseAnswered)
+	t.mu.Unlock()
+}
+
+// closeUnused claims every connection with no request in progress: those
+// answered and those silent since they connected. Shutdown calls it until
+// the server is quiet; a connection whose request arrives before its claim
+// is settled is kept and answered.
+func (t *connTracker) closeUnused() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !c.counted {
-		return
-	}
-	if c.state != connActive {
-		t.unlink(c)
-	}
-	t.byState[c.state]--
-	c.state = s
-	t.byState[s]++
-	if s != connActive {
-		t.push(c)
-	}
-}
-
-// drop stops counting c. The caller holds t.mu.
-func (t *connTracker) drop(c *conn) {
-	if c.state != connActive {
-		t.unlink(c)
-	}
-	t.byState[c.state]--
-	t.open--
-	c.counted = false
-	delete(t.all, c)
-}
-
-func (t *connTracker) push(c *conn) {
-	c.prev, c.next = t.tail, nil
-	if t.tail != nil {
-		t.tail.next = c
-	} else {
-		t.head = c
-	}
-	t.tail = c
-}
-
-func (t *connTracker) unlink(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		t.head = c.next
-	}
-	if c.next != nil {
-		c.next.prev = c.prev
-	} else {
-		t.tail = c.prev
-	}
-	c.prev, c.next = nil, nil
-}
-
-// closeUnused closes every connection with no request in progress: those
-// waiting for a request and those whose request is answered. Shutdown calls
-// it until the server is quiet.
-func (t *connTracker) closeUnused() {
-	var unused []*conn
-	t.mu.Lock()
-	for c := range t.all {
-		if c.waiting() || (c.state == connActive && c.answered.Load()) {
-			t.drop(c)
-			unused = append(unused, c)
+	for _, l := range []*connList{&t.answered, &t.silent} {
+		for c := l.head; c != nil; c = l.head {
+			t.claim(c, claimShutdown)
 		}
 	}
+}
+
+// closeAll closes every connection at once.
+func (t *connTracker) closeAll() {
+	t.mu.Lock()
+	all := make([]*conn, 0, len(t.all))
+	for c := range t.all {
+		all = append(all, c)
+	}
 	t.mu.Unlock()
-	for _, c := range unused {
+	for _, c := range all {
 		c.Conn.Close()
 	}
 }
 
-// unanswered counts the requests that have begun and are not yet answered.
+// tracked returns how many connections are still open.
+func (t *connTracker) tracked() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.all)
+}
+
+// unanswered counts the requests in hand that are not yet answered.
 func (t *connTracker) unanswered() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
-	for c := range t.all {
-		if c.state == connActive && !c.answered.Load() {
-			n++
-		}
-	}
-	return n
+	return t.byPhase[phaseActive]
 }
 
-// counts returns the open connections by state.
-func (t *connTracker) counts() [numConnStates]int {
+// counts returns the open connections by phase.
+func (t *connTracker) counts() [numPhases]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.byState
+	return t.byPhase
 }
 
 // releaseSurge is how far the open connections must fall from their high
@@ -330,10 +389,10 @@ func connContext(ctx context.Context, nc net.Conn) context.Context {
 	return ctx
 }
 
-// handlerReturned records that the handler of r has returned, so the next
-// write on its connection completes the response.
-func handlerReturned(r *http.Request) {
+// requestAnswered records that r, the last request on its connection, has
+// been answered in full.
+func requestAnswered(r *http.Request) {
 	if c, ok := r.Context().Value(connKey{}).(*conn); ok {
-		c.handled.Store(true)
+		c.t.lastAnswered(c)
 	}
 }

@@ -105,52 +105,15 @@ func (c *client) read() (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// waitStates waits until the server counts want connections in state s:
+// waitPhase waits until the server counts want connections in phase p:
 // net/http moves a connection to idle only after the client may already
 // have read its answer.
-func waitStates(t *testing.T, srv *Server, s connState, want int) {
+func waitPhase(t *testing.T, srv *Server, p phase, want int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for srv.conns.counts()[s] != want {
+	for srv.conns.counts()[p] != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections %s, want %d", srv.conns.counts()[s], connStateLabels[s], want)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// waitWaiting waits until want connections are waiting for a request: a
-// connection becomes one only once its server goroutine is back in a read,
-// a moment after net/http marks it idle.
-func waitWaiting(t *testing.T, srv *Server, want int) {
-	t.Helper()
-	waitConns(t, srv, "waiting for a request", want, (*conn).waiting)
-}
-
-// waitReceiving waits until want connections have sent part of a request.
-func waitReceiving(t *testing.T, srv *Server, want int) {
-	t.Helper()
-	waitConns(t, srv, "receiving a request", want, func(c *conn) bool { return c.received.Load() })
-}
-
-// waitConns waits until want of the server's connections match.
-func waitConns(t *testing.T, srv *Server, what string, want int, match func(*conn) bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := 0
-		srv.conns.mu.Lock()
-		for c := range srv.conns.all {
-			if match(c) {
-				n++
-			}
-		}
-		srv.conns.mu.Unlock()
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections %s, want %d", n, what, want)
+			t.Fatalf("%d connections %s, want %d", srv.conns.counts()[p], phaseLabels[p], want)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -183,8 +146,8 @@ func metricLine(t *testing.T, body, name string) string {
 }
 
 // TestBudgetEvictsLongestWaiting fills the budget with idle keep-alive
-// connections and silent ones, then connects more: each newcomer is served,
-// and the connection that waited longest is the one closed.
+// connections and a silent one, then connects more: each newcomer is
+// served, and the connection answered longest ago is the one closed.
 func TestBudgetEvictsLongestWaiting(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxConns = 3
@@ -196,56 +159,113 @@ func TestBudgetEvictsLongestWaiting(t *testing.T) {
 		if code, _ := c.get("/alpacas"); code != 200 {
 			t.Fatalf("status %d", code)
 		}
-		waitStates(t, srv, connIdle, i+1)
+		waitPhase(t, srv, phaseIdle, i+1)
 	}
 	silent := dial(t, addr) // sends nothing
-	waitWaiting(t, srv, 3)
+	waitPhase(t, srv, phaseNew, 1)
 
 	newcomer := dial(t, addr)
 	if code, body := newcomer.get("/llamas"); code != 200 || body != "I love llamas!\n" {
 		t.Fatalf("newcomer at the budget: %d %q", code, body)
 	}
-	waitStates(t, srv, connIdle, 2)
+	waitPhase(t, srv, phaseIdle, 2)
 	if !idle1.closedByServer(2 * time.Second) {
-		t.Fatal("the longest idle connection was not closed")
+		t.Fatal("the connection answered longest ago was not closed")
 	}
 	// The others stay open and keep working.
 	if code, _ := idle2.get("/alpacas"); code != 200 {
 		t.Fatalf("idle2: %d", code)
 	}
-	waitStates(t, srv, connIdle, 2)
+	waitPhase(t, srv, phaseIdle, 2)
 	if code, _ := silent.get("/alpacas"); code != 200 {
 		t.Fatalf("silent: %d", code)
 	}
-	waitStates(t, srv, connIdle, 3)
-	waitWaiting(t, srv, 3)
-	// The metrics request is a newcomer too: it evicts the next longest
-	// waiting connection, newcomer.
+	waitPhase(t, srv, phaseIdle, 3)
+	// The metrics request is a newcomer too: it evicts the connection
+	// answered longest ago now, newcomer.
 	if got := metric(t, addr, "echo_app_connections_evicted_total"); got != "echo_app_connections_evicted_total 2" {
 		t.Errorf("got %q, want 2 evictions", got)
 	}
 	if !newcomer.closedByServer(time.Second) {
-		t.Error("the next longest waiting connection was not closed")
+		t.Error("the next connection answered longest ago was not closed")
 	}
 	if got := metric(t, addr, "echo_app_connections_refused_total"); got != "echo_app_connections_refused_total 0" {
 		t.Errorf("got %q, want no refusals", got)
 	}
 }
 
-// TestBudgetRefusesWhenAllBusy fills the budget with connections in the
-// middle of sending a request: a newcomer is closed at once, not left
-// waiting, and the requests in progress are all answered.
+// TestBudgetOrder: at the budget, idle connections go first, then silent
+// ones, then those still sending headers, longest first in each.
+func TestBudgetOrder(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxConns = 4
+	srv, entered, release := blockingServer(t, cfg)
+	addr := srv.Addr().String()
+
+	reading1 := dial(t, addr)
+	reading1.send("GET /alpacas HTTP/1.1\r\n")
+	waitPhase(t, srv, phaseReading, 1)
+	reading2 := dial(t, addr)
+	reading2.send("GET /alpacas HTTP/1.1\r\n")
+	waitPhase(t, srv, phaseReading, 2)
+	silent := dial(t, addr)
+	waitPhase(t, srv, phaseNew, 1)
+	idle := dial(t, addr)
+	idle.get("/alpacas")
+	waitPhase(t, srv, phaseIdle, 1)
+
+	var newcomers []*client
+	for i, victim := range []*client{idle, silent, reading1, reading2} {
+		// Each newcomer's request stays in the handler: it is never a
+		// candidate, and the next newcomer must take another place.
+		newcomer := dial(t, addr)
+		newcomer.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+		<-entered
+		newcomers = append(newcomers, newcomer)
+		if !victim.closedByServer(2 * time.Second) {
+			t.Fatalf("newcomer %d did not take the place of victim %d", i, i)
+		}
+	}
+	close(release)
+	for i, c := range newcomers {
+		if code, _ := c.read(); code != 200 {
+			t.Errorf("newcomer %d: %d", i, code)
+		}
+	}
+}
+
+// blockingServer serves the shipped handler with cfg, except that a request
+// for /block stays in the handler until release is closed.
+func blockingServer(t *testing.T, cfg Config) (srv *Server, entered chan struct{}, release chan struct{}) {
+	t.Helper()
+	srv, _, _ = startBudgetServer(t, cfg)
+	h := srv.http.Handler
+	entered, release = make(chan struct{}, 100), make(chan struct{})
+	srv.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			entered <- struct{}{}
+			<-release
+			r.URL.Path = "/alpacas"
+		}
+		h.ServeHTTP(w, r)
+	})
+	return srv, entered, release
+}
+
+// TestBudgetRefusesWhenAllBusy fills the budget with requests being
+// answered: a newcomer is closed at once, not left waiting, and the
+// requests in progress are all answered.
 func TestBudgetRefusesWhenAllBusy(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxConns = 2
-	srv, _, _ := startBudgetServer(t, cfg)
+	srv, entered, release := blockingServer(t, cfg)
 	addr := srv.Addr().String()
 
 	busy := []*client{dial(t, addr), dial(t, addr)}
 	for _, c := range busy {
-		c.send("GET /alpacas HTTP/1.1\r\nHost: x\r\n") // headers not finished
+		c.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+		<-entered
 	}
-	waitReceiving(t, srv, 2)
 
 	newcomer := dial(t, addr)
 	began := time.Now()
@@ -256,20 +276,20 @@ func TestBudgetRefusesWhenAllBusy(t *testing.T) {
 	if d := time.Since(began); d > time.Second {
 		t.Errorf("the newcomer waited %s to be refused", d)
 	}
+	close(release)
 	for i, c := range busy {
-		c.send("\r\n")
 		if code, body := c.read(); code != 200 || body != "I love alpacas!\n" {
 			t.Fatalf("request %d in progress: %d %q", i, code, body)
 		}
 	}
 	// Both are idle now: the metrics request evicts one of them.
-	waitWaiting(t, srv, 2)
+	waitPhase(t, srv, phaseIdle, 2)
 	if got := metric(t, addr, "echo_app_connections_refused_total"); got != "echo_app_connections_refused_total 1" {
 		t.Errorf("got %q, want 1 refusal", got)
 	}
 }
 
-// TestConnectionMetrics checks the gauges of open connections by state.
+// TestConnectionMetrics checks the gauges of open connections by phase.
 func TestConnectionMetrics(t *testing.T) {
 	srv, _, _ := startBudgetServer(t, DefaultConfig())
 	addr := srv.Addr().String()
@@ -277,17 +297,20 @@ func TestConnectionMetrics(t *testing.T) {
 	idle.get("/alpacas")
 	dial(t, addr) // new
 	partial := dial(t, addr)
-	partial.send("GET /alpacas HTTP/1.1\r\n") // still new: headers not finished
-	waitStates(t, srv, connNew, 2)
-	waitStates(t, srv, connIdle, 1)
+	partial.send("GET /alpacas HTTP/1.1\r\n")
+	waitPhase(t, srv, phaseNew, 1)
+	waitPhase(t, srv, phaseReading, 1)
+	waitPhase(t, srv, phaseIdle, 1)
 
 	// The metrics request is the active one.
 	_, body := dial(t, addr).get(MetricsPath)
 	for name, want := range map[string]string{
-		`echo_app_connections{state="new"}`:    "2",
-		`echo_app_connections{state="active"}`: "1",
-		`echo_app_connections{state="idle"}`:   "1",
-		"echo_app_connections_max":             "10000",
+		`echo_app_connections{state="new"}`:      "1",
+		`echo_app_connections{state="reading"}`:  "1",
+		`echo_app_connections{state="active"}`:   "1",
+		`echo_app_connections{state="answered"}`: "0",
+		`echo_app_connections{state="idle"}`:     "1",
+		"echo_app_connections_max":               "10000",
 	} {
 		if got := metricLine(t, body, name); got != name+" "+want {
 			t.Errorf("got %q, want %s", got, want)

@@ -135,18 +135,18 @@ func (m *metrics) writeTo(w http.ResponseWriter, b build, ready bool, conns *con
 	buf = gauge(buf, "echo_app_ready", "1 while the server accepts traffic, 0 once shutdown has started.", boolFloat(ready))
 
 	if conns != nil {
-		buf = append(buf, "# HELP echo_app_connections Open connections: new (no request yet), active (a request in progress), idle (waiting for the next request).\n"...)
+		buf = append(buf, "# HELP echo_app_connections Open connections: new (no byte yet), reading (headers in progress), active (a request in hand or being answered), answered (the last answer sent, closing), idle (waiting for the next request).\n"...)
 		buf = append(buf, "# TYPE echo_app_connections gauge\n"...)
 		for state, n := range conns.counts() {
 			buf = append(buf, `echo_app_connections{state="`...)
-			buf = append(buf, connStateLabels[state]...)
+			buf = append(buf, phaseLabels[state]...)
 			buf = append(buf, `"} `...)
 			buf = strconv.AppendInt(buf, int64(n), 10)
 			buf = append(buf, '\n')
 		}
 		buf = gauge(buf, "echo_app_connections_max", "The connection budget (-max-conns).", float64(conns.max))
-		buf = counter(buf, "echo_app_connections_evicted_total", "Waiting connections closed to make room for a new one at the connection budget.", conns.evicted.Load())
-		buf = counter(buf, "echo_app_connections_refused_total", "New connections closed at the connection budget because every connection had a request in progress.", conns.refused.Load())
+		buf = counter(buf, "echo_app_connections_evicted_total", "Connections without a complete request closed to make room for a new one at the connection budget.", conns.evicted.Load())
+		buf = counter(buf, "echo_app_connections_refused_total", "New connections closed at the connection budget because every connection had a complete request in hand.", conns.refused.Load())
 	}
 
 	buf = append(buf, "# HELP echo_app_build_info The version of echo_app and of Go it was built with.\n"...)

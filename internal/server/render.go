@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"html"
 	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -60,10 +63,41 @@ const pageStyleTag = "</title>\n<style>" + pageStyle + "</style>\n</head>\n<body
 
 const pageFoot = "</main>\n</body>\n</html>\n"
 
+// chunkingThreshold is how much of a body net/http buffers before it
+// sends it chunked. A body that fits gets a Content-Length from net/http,
+// for GET and HEAD alike (it counts what HEAD's handler writes); a larger
+// one must set its own, or HEAD, whose body is discarded, would carry no
+// framing at all where GET is chunked. Plain-text and JSON greetings always
+// fit: at most 137 and 1,576 bytes.
+const chunkingThreshold = 2048
+
+// contentLengths are the Content-Length values of HTML greetings, made
+// once each, so that setting one costs no allocation.
+var contentLengths [4096]atomic.Pointer[[]string]
+
+func contentLength(n int) []string {
+	if n >= len(contentLengths) {
+		return []string{strconv.Itoa(n)}
+	}
+	if v := contentLengths[n].Load(); v != nil {
+		return *v
+	}
+	v := []string{strconv.Itoa(n)}
+	contentLengths[n].Store(&v)
+	return v
+}
+
+const (
+	greetingHTMLStart = "!" + pageStyleTag + `<h1>I love <strong id="noun">`
+	greetingHTMLEnd   = "</strong>!</h1>\n" +
+		"<p>Try another noun: <code>/pancakes</code>, <code>/ice%20cream</code>, <code>/caf%C3%A9</code>.</p>\n" +
+		pageFoot
+)
+
 // writeGreeting writes "I love <noun>!" in format f. The noun has passed
 // printable, so it holds no control characters; each format escapes what
 // its syntax needs.
-func writeGreeting(w io.Writer, f format, noun string) {
+func writeGreeting(w http.ResponseWriter, f format, noun string) {
 	switch f {
 	case formatJSON:
 		io.WriteString(w, `{"noun":"`)
@@ -73,14 +107,15 @@ func writeGreeting(w io.Writer, f format, noun string) {
 		io.WriteString(w, "!\"}\n")
 	case formatHTML:
 		escaped := html.EscapeString(noun)
+		if n := len(pageHead+"I love "+greetingHTMLStart+greetingHTMLEnd) + 2*len(escaped); n > chunkingThreshold {
+			w.Header()["Content-Length"] = contentLength(n)
+		}
 		io.WriteString(w, pageHead)
 		io.WriteString(w, "I love ")
 		io.WriteString(w, escaped)
-		io.WriteString(w, "!"+pageStyleTag+`<h1>I love <strong id="noun">`)
+		io.WriteString(w, greetingHTMLStart)
 		io.WriteString(w, escaped)
-		io.WriteString(w, "</strong>!</h1>\n")
-		io.WriteString(w, "<p>Try another noun: <code>/pancakes</code>, <code>/ice%20cream</code>, <code>/caf%C3%A9</code>.</p>\n")
-		io.WriteString(w, pageFoot)
+		io.WriteString(w, greetingHTMLEnd)
 	default:
 		io.WriteString(w, "I love ")
 		io.WriteString(w, noun)

@@ -39,14 +39,16 @@ func (h *Handler) SetReady(ready bool) { h.ready.Store(ready) }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h.metrics.inFlight.Add(1)
-	if r.ContentLength != 0 || r.ProtoMinor == 0 {
-		// No route takes a body. One that comes anyway (chunked, perhaps
-		// beside a Content-Length that net/http dropped) ends the
-		// connection after the answer, so nothing smuggled in a body can
-		// be read as the next request. HTTP/1.0 connections end too:
-		// net/http drops an HTTP/1.0 request's Transfer-Encoding before
-		// the handler can see it, so its body cannot be told from a next
-		// request.
+	// No route takes a body. One that comes anyway (chunked, perhaps
+	// beside a Content-Length that net/http dropped) ends the connection
+	// after the answer, so nothing smuggled in a body can be read as the
+	// next request. HTTP/1.0 connections end too: net/http drops an
+	// HTTP/1.0 request's Transfer-Encoding before the handler can see it,
+	// so its body cannot be told from a next request. So do those of a
+	// protocol this server does not speak, and every connection once
+	// shutdown has begun.
+	closing := r.ContentLength != 0 || r.ProtoMinor == 0 || r.ProtoMajor != 1 || !h.ready.Load()
+	if closing {
 		w.Header()["Connection"] = connectionClose
 	}
 	var status int
@@ -63,7 +65,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.metrics.inFlight.Add(-1)
 	h.metrics.observe(r.Method, status, time.Since(start))
-	handlerReturned(r)
+	if closing {
+		// The last answer on this connection: once it is out, the
+		// budget and shutdown may close the connection and lose nothing.
+		http.NewResponseController(w).Flush()
+		requestAnswered(r)
+	}
 }
 
 // route is the routing table. Every handler writes its response and returns
@@ -72,7 +79,6 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) int {
 	if r.ProtoMajor != 1 {
 		// net/http lets "PRI * HTTP/2.0", the HTTP/2 preface, through to
 		// the handler; this server speaks HTTP/1.x only.
-		w.Header()["Connection"] = connectionClose
 		return writeError(w, http.StatusHTTPVersionNotSupported, "this server speaks HTTP/1.1")
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -166,6 +172,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+// Unwrap lets http.ResponseController reach the ResponseWriter.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 func (c *countingWriter) WriteString(s string) (int, error) {
 	n, err := io.WriteString(c.ResponseWriter, s)

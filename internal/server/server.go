@@ -89,7 +89,7 @@ func Listen(cfg Config, h *Handler, log *slog.Logger) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = NoLimitMaxConns
 	}
-	conns := newConnTracker(cfg.MaxConns)
+	conns := newConnTracker(cfg.MaxConns, cfg.ReadHeaderTimeout)
 	h.conns = conns
 	return &Server{
 		cfg:     cfg,
@@ -142,32 +142,33 @@ func (s *Server) Serve(ctx context.Context) error {
 		time.Sleep(s.cfg.DrainDelay)
 	}
 
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	shut := make(chan error, 1)
-	go func() { shut <- s.http.Shutdown(shutdownCtx) }()
-	// net/http closes idle connections itself, but keeps new ones for
-	// five seconds and cannot tell an answered request from one in
-	// progress: close what has nothing in progress as soon as it has not.
+	// net/http's Shutdown would drop a request whose headers complete
+	// while it waits (its serving loop returns on seeing the server shut
+	// down) and close keep-alive connections in the middle of a request's
+	// headers. The server shuts down itself instead: it stops accepting,
+	// answers every request in hand with Connection: close, and closes
+	// each connection as soon as it has nothing in progress.
+	s.ln.Close()
+	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for done := false; !done; {
-		s.conns.closeUnused()
-		select {
-		case err := <-shut:
-			if err != nil {
-				cut := s.conns.unanswered()
-				s.http.Close()
-				if cut > 0 {
-					s.log.Error("stopped", "requests_cut_off", cut)
-					return fmt.Errorf("shutting down: %d requests cut off: not answered within %s", cut, s.cfg.ShutdownTimeout)
-				}
+	for s.conns.closeUnused(); s.conns.tracked() > 0; s.conns.closeUnused() {
+		if time.Now().After(deadline) {
+			cut := s.conns.unanswered()
+			s.conns.closeAll()
+			s.http.Close()
+			<-served
+			if cut > 0 {
+				s.log.Error("stopped", "requests_cut_off", cut)
+				return fmt.Errorf("shutting down: %d requests cut off: not answered within %s", cut, s.cfg.ShutdownTimeout)
 			}
-			done = true
-		case <-tick.C:
+			s.log.Info("stopped", "requests_cut_off", 0)
+			return nil
 		}
+		<-tick.C
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+	s.http.Close()
+	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %w", err)
 	}
 	s.log.Info("stopped", "requests_cut_off", 0)

@@ -1,0 +1,238 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// phase is what a connection is doing, as the budget sees it.
+type phase uint32
+
+const (
+	phaseNew      phase = iota // accepted; no byte of its first request yet
+	phaseReading               // part of a request in hand, its headers not complete
+	phaseActive                // a complete request is in hand or being answered
+	phaseAnswered              // answered; the connection ends once net/http is done with the body
+	phaseIdle                  // answered; waiting for the next request, no byte of it in hand
+	numPhases
+)
+
+var phaseLabels = [numPhases]string{"new", "reading", "active", "answered", "idle"}
+
+// claimReason says why a connection was claimed, which decides what may
+// save it.
+type claimReason uint8
+
+const (
+	claimBudget   claimReason = iota + 1 // a newcomer needs its place
+	claimShutdown                        // the server is stopping
+)
+
+// conn is an accepted connection that tells the budget what it is doing.
+// It sees every byte net/http reads, finds where each request's headers
+// end, and so knows whether a request is in hand, complete or not, even
+// when net/http holds it in its buffer (pipelining). It also owns the read
+// deadline, to start the header timeout at the first byte of every
+// request and to interrupt a read when the connection is claimed.
+//
+// A claimed connection is closed only by its own reading goroutine, which
+// first reads what has arrived, without waiting: a request whose bytes
+// came before that moment is never lost to a close.
+type conn struct {
+	net.Conn
+	t *connTracker
+
+	phase   atomic.Uint32 // a phase; written under t.mu
+	claimed atomic.Bool   // written under t.mu and dmu
+
+	// Guarded by t.mu.
+	prev, next *conn
+	list       *connList // the eviction list c is in, or nil
+	counted    bool      // in t.open: neither claimed nor closed
+	reason     claimReason
+	claimedIn  phase // the phase c was claimed in
+	closing    bool  // the connection ends after the request being answered
+
+	// The reading side: the goroutine that reads and the hooks net/http
+	// runs between reads, which net/http orders with them.
+	scan         headerScan
+	taken        int       // requests net/http has begun (StateActive)
+	partialSince time.Time // when the bytes of the partial request began
+	evicted      bool      // closed: every read returns errClaimed
+
+	// The read deadline, guarded by dmu.
+	dmu    sync.Mutex
+	want   time.Time // what net/http asked for
+	clamp  time.Time // the header deadline of the request in progress, or zero
+	kicked bool      // claimed: every read ends at once
+}
+
+// aLongTimeAgo is a deadline in the past: a read with it returns at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errClaimed is what reads of a closed claimed connection return. It is a
+// read *net.OpError so that net/http closes the connection without
+// answering, as it does when a client goes away; io.EOF in the middle of
+// headers would make it answer 400.
+var errClaimed = &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection closed by the server: at the connection budget or shutting down")}
+
+func (c *conn) Read(p []byte) (int, error) {
+	for {
+		if c.evicted {
+			return 0, errClaimed
+		}
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.received(p[:n])
+		}
+		if c.claimed.Load() {
+			// Claimed: read what has arrived, without waiting, and let
+			// the budget decide on what is in hand.
+			if n == 0 {
+				if n = readAvailable(c.Conn, p); n > 0 {
+					c.received(p[:n])
+				}
+			}
+			if !c.t.settle(c, n > 0) {
+				c.evicted = true
+				c.Conn.Close()
+				return 0, errClaimed
+			}
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+// received scans bytes that arrived and moves c to the phase they put it
+// in. It takes the budget's lock only when the phase changes.
+func (c *conn) received(p []byte) {
+	ends, partial := c.scan.ends, c.scan.inReq
+	c.scan.scan(p)
+	if c.scan.inReq && (!partial || c.scan.ends > ends) {
+		c.partialSince = time.Now()
+	}
+	from := phase(c.phase.Load())
+	var to phase
+	switch {
+	case from == phaseActive || from == phaseAnswered:
+		// Pipelined bytes, or a body: StateIdle or the close decides.
+		return
+	case c.scan.ends > c.taken:
+		to = phaseActive
+	case c.scan.inReq:
+		to = phaseReading
+	default:
+		return
+	}
+	if to == from {
+		return
+	}
+	c.t.mu.Lock()
+	c.t.setPhase(c, to)
+	c.t.mu.Unlock()
+	switch {
+	case to == phaseReading && from == phaseIdle:
+		// The next request on a keep-alive connection: its header
+		// timeout starts now, not when net/http has four bytes of it.
+		c.setClamp(c.partialSince.Add(c.t.readHeaderTimeout))
+	case to == phaseActive && from == phaseReading:
+		c.setClamp(time.Time{})
+	}
+}
+
+// SetReadDeadline records the deadline net/http asks for and applies it,
+// shortened to the header deadline while headers are in progress.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.want = t
+	return c.applyDeadline()
+}
+
+func (c *conn) setClamp(t time.Time) {
+	c.dmu.Lock()
+	c.clamp = t
+	c.applyDeadline()
+	c.dmu.Unlock()
+}
+
+// kick makes every read of c end at once, or undoes that. The caller holds
+// t.mu, so kicks and claims are ordered.
+func (c *conn) kick(on bool) {
+	c.dmu.Lock()
+	c.kicked = on
+	c.applyDeadline()
+	c.dmu.Unlock()
+}
+
+// applyDeadline sets the read deadline of the socket. The caller holds dmu.
+func (c *conn) applyDeadline() error {
+	d := c.want
+	switch {
+	case c.kicked:
+		d = aLongTimeAgo
+	case !c.clamp.IsZero() && (d.IsZero() || c.clamp.Before(d)):
+		d = c.clamp
+	}
+	return c.Conn.SetReadDeadline(d)
+}
+
+// SetDeadline is net.Conn's; net/http sets the two deadlines apart.
+func (c *conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// pendingRequest reports whether bytes of a request net/http has not begun
+// are in hand, and whether that request's headers are complete.
+func (c *conn) pendingRequest() (pending, complete bool) {
+	complete = c.scan.ends > c.taken
+	return complete || c.scan.inReq, complete
+}
+
+// headerScan finds where requests' headers end in the bytes a connection
+// receives: at an empty line ("\r\n", or a bare "\n" as net/http accepts)
+// after a line that is not empty. A request with a body is the last one
+// on its connection (the handler closes it), so what follows its headers
+// never needs to be told apart from a next request.
+type headerScan struct {
+	ends    int  // header ends seen
+	inReq   bool // bytes of a request whose headers have not ended
+	lineLen int  // bytes of the current line so far
+	lineCR  bool // the current line so far is "\r"
+}
+
+func (s *headerScan) scan(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.lineCR = s.lineLen == 0 && len(p) == 1 && p[0] == '\r'
+			s.lineLen += len(p)
+			if !s.lineCR {
+				s.inReq = true
+			}
+			return
+		}
+		n := s.lineLen + i
+		empty := n == 0 || (n == 1 && (s.lineCR || p[0] == '\r'))
+		switch {
+		case !empty:
+			s.inReq = true
+		case s.inReq:
+			s.ends++
+			s.inReq = false
+		}
+		s.lineLen, s.lineCR = 0, false
+		p = p[i+1:]
+	}
+}
