@@ -54,8 +54,10 @@ type conn struct {
 	list       *connList // the eviction list c is in, or nil
 	counted    bool      // in t.open: neither claimed nor closed
 	reason     claimReason
-	claimedIn  phase // the phase c was claimed in
-	closing    bool  // the connection ends after the request being answered
+	claimedIn  phase     // the phase c was claimed in
+	closing    bool      // the connection ends after the request being answered
+	pipelined  bool      // phaseReading: the request's start came with the one before
+	since      time.Time // when c was accepted, or its pipelined request began
 
 	// The reading side: the goroutine that reads and the hooks net/http
 	// runs between reads, which net/http orders with them.

@@ -76,13 +76,22 @@ func (l *connList) remove(c *conn) {
 //  1. the connection answered longest ago: idle on keep-alive, or still
 //     sending a body it was answered for. It is kept if bytes of a next
 //     request have arrived by the moment it is decided.
-//  2. the connection silent longest since it connected.
+//  2. a connection whose request has been on its way for inFlightGrace or
+//     more: silent since it connected (longest first), or else with only
+//     the start of a request pipelined behind the one before it.
 //  3. the connection that has been sending its headers longest.
+//  4. the connection silent longest since it connected.
+//  5. the connection whose pipelined request began longest ago.
 //
-// A connection of 2 or 3 is kept only if the bytes that have arrived by
+// A connection of 2 to 5 is kept only if the bytes that have arrived by
 // the moment it is decided complete its request's headers: a connection
 // with a complete request in hand is never closed for the budget. When no
-// connection can make room, the newcomer is closed.
+// connection can make room within admitWait, the newcomer is closed.
+//
+// The grace protects requests on their way: the one of a connection just
+// accepted, and the rest of one whose start came in the same packet as the
+// request before it. Under a flood of slow senders it is they who make
+// room for newcomers, not a client that has had no time to send.
 type connTracker struct {
 	max               int
 	readHeaderTimeout time.Duration
@@ -93,15 +102,22 @@ type connTracker struct {
 	byPhase   [numPhases]int
 	answered  connList // phaseIdle and phaseAnswered
 	silent    connList // phaseNew
-	reading   connList // phaseReading
+	pipelined connList // phaseReading, its start pipelined
+	reading   connList // phaseReading otherwise
 	all       map[*conn]struct{}
+	waiters   int           // newcomers waiting for room
+	room      chan struct{} // wakes one of them
 
 	evicted atomic.Uint64 // connections closed to make room
 	refused atomic.Uint64 // new connections closed because none could be
 }
 
+// inFlightGrace is how long a request may take to arrive before the budget
+// puts its connection ahead of those sending their headers.
+const inFlightGrace = time.Second
+
 func newConnTracker(maxConns int, readHeaderTimeout time.Duration) *connTracker {
-	return &connTracker{max: maxConns, readHeaderTimeout: readHeaderTimeout, all: make(map[*conn]struct{})}
+	return &connTracker{max: maxConns, readHeaderTimeout: readHeaderTimeout, all: make(map[*conn]struct{}), room: make(chan struct{}, 1)}
 }
 
 // listener applies the budget to every accepted connection.
@@ -123,16 +139,38 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 }
 
+// admitWait is how long a newcomer may wait for room when every
+// connection has a complete request in hand: those are answered in
+// microseconds, and waiting a moment beats closing a client that did
+// nothing wrong. Meanwhile newer connections wait in the kernel's backlog.
+const admitWait = 250 * time.Millisecond
+
 // admit returns the tracked connection for nc, claiming a connection to
-// make room if the budget is full. It returns nil when the budget is full
-// and no connection can make room.
+// make room if the budget is full. It returns nil when the budget stays
+// full for admitWait with no connection that can make room.
 func (t *connTracker) admit(nc net.Conn) *conn {
-	c := &conn{Conn: nc, t: t, counted: true}
+	c := &conn{Conn: nc, t: t, counted: true, since: time.Now()}
+	var timeout <-chan time.Time
 	t.mu.Lock()
-	if t.open >= t.max && !t.claimOne() {
+	for t.open >= t.max && !t.claimOne() {
+		if timeout == nil {
+			timer := time.NewTimer(admitWait)
+			defer timer.Stop()
+			timeout = timer.C
+		}
+		t.waiters++
 		t.mu.Unlock()
-		t.refused.Add(1)
-		return nil
+		select {
+		case <-t.room:
+		case <-timeout:
+			t.mu.Lock()
+			t.waiters--
+			t.mu.Unlock()
+			t.refused.Add(1)
+			return nil
+		}
+		t.mu.Lock()
+		t.waiters--
 	}
 	t.open++
 	t.highWater = max(t.highWater, t.open)
@@ -143,15 +181,30 @@ func (t *connTracker) admit(nc net.Conn) *conn {
 	return c
 }
 
+// roomMade wakes a newcomer waiting for room, if any. The caller holds
+// t.mu.
+func (t *connTracker) roomMade() {
+	if t.waiters > 0 {
+		select {
+		case t.room <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // claimOne claims the first connection in the budget's order. The caller
 // holds t.mu.
 func (t *connTracker) claimOne() bool {
 	victim := t.answered.head
-	if victim == nil {
-		victim = t.silent.head
+	for _, l := range []*connList{&t.silent, &t.pipelined} {
+		if f := l.head; victim == nil && f != nil && time.Since(f.since) >= inFlightGrace {
+			victim = f
+		}
 	}
-	if victim == nil {
-		victim = t.reading.head
+	for _, l := range []*connList{&t.reading, &t.silent, &t.pipelined} {
+		if victim == nil {
+			victim = l.head
+		}
 	}
 	if victim == nil {
 		return false
@@ -214,6 +267,9 @@ func (t *connTracker) link(c *conn) {
 		l = &t.silent
 	case phaseReading:
 		l = &t.reading
+		if c.pipelined {
+			l = &t.pipelined
+		}
 	}
 	if c.list == l {
 		return
@@ -223,11 +279,15 @@ func (t *connTracker) link(c *conn) {
 	}
 	if l != nil && c.counted {
 		l.push(c)
+		t.roomMade()
 	}
 }
 
 // setPhase moves c to phase p. The caller holds t.mu.
 func (t *connTracker) setPhase(c *conn, p phase) {
+	if p != phaseReading {
+		c.pipelined = false
+	}
 	t.byPhase[c.phase.Load()]--
 	t.byPhase[p]++
 	c.phase.Store(uint32(p))
@@ -246,6 +306,7 @@ func (t *connTracker) drop(c *conn) {
 	if c.counted {
 		c.counted = false
 		t.open--
+		t.roomMade()
 	}
 	delete(t.all, c)
 }
@@ -277,6 +338,10 @@ func (t *connTracker) connStateHook(nc net.Conn, s http.ConnState) {
 			to = phaseReading
 		}
 		t.mu.Lock()
+		if to == phaseReading {
+			// Its start came with the request just answered.
+			c.pipelined, c.since = true, c.partialSince
+		}
 		t.setPhase(c, to)
 		t.mu.Unlock()
 		if to == phaseReading {
@@ -305,10 +370,11 @@ func (t *connTracker) lastAnswered(c *conn) {
 func (t *connTracker) closeUnused() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, l := range []*connList{&t.answered, &t.silent} {
-		for c := l.head; c != nil; c = l.head {
-			t.claim(c, claimShutdown)
-		}
+	for c := t.answered.head; c != nil; c = t.answered.head {
+		t.claim(c, claimShutdown)
+	}
+	for c := t.silent.head; c != nil; c = t.silent.head {
+		t.claim(c, claimShutdown)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -194,28 +195,33 @@ func TestBudgetEvictsLongestWaiting(t *testing.T) {
 	}
 }
 
-// TestBudgetOrder: at the budget, idle connections go first, then silent
-// ones, then those still sending headers, longest first in each.
+// TestBudgetOrder: at the budget, idle connections go first, then one
+// silent for longer than the grace, then those sending headers, longest
+// first, then one silent for less than the grace.
 func TestBudgetOrder(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.MaxConns = 4
+	cfg.MaxConns = 5
 	srv, entered, release := blockingServer(t, cfg)
 	addr := srv.Addr().String()
 
+	oldSilent := dial(t, addr)
+	waitPhase(t, srv, phaseNew, 1)
+	time.Sleep(inFlightGrace)
 	reading1 := dial(t, addr)
 	reading1.send("GET /alpacas HTTP/1.1\r\n")
 	waitPhase(t, srv, phaseReading, 1)
 	reading2 := dial(t, addr)
 	reading2.send("GET /alpacas HTTP/1.1\r\n")
 	waitPhase(t, srv, phaseReading, 2)
-	silent := dial(t, addr)
-	waitPhase(t, srv, phaseNew, 1)
+	newSilent := dial(t, addr)
+	waitPhase(t, srv, phaseNew, 2)
 	idle := dial(t, addr)
 	idle.get("/alpacas")
 	waitPhase(t, srv, phaseIdle, 1)
 
+	victims := []*client{idle, oldSilent, reading1, reading2, newSilent}
 	var newcomers []*client
-	for i, victim := range []*client{idle, silent, reading1, reading2} {
+	for i, victim := range victims {
 		// Each newcomer's request stays in the handler: it is never a
 		// candidate, and the next newcomer must take another place.
 		newcomer := dial(t, addr)
@@ -355,6 +361,41 @@ func TestShutdownClosesWaitingConnections(t *testing.T) {
 			if d := time.Since(began); d > time.Second {
 				t.Errorf("shutdown took %s", d)
 			}
+		})
+	}
+}
+
+// TestShutdownAnswersHeadersInProgress: a request whose headers are in
+// progress when shutdown starts, and complete a second later, well within
+// the shutdown timeout, is answered, with Connection: close.
+func TestShutdownAnswersHeadersInProgress(t *testing.T) {
+	for _, keepAlive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep-alive=%v", keepAlive), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ShutdownTimeout = 5 * time.Second
+			srv, cancel, served := startBudgetServer(t, cfg)
+			c := dial(t, srv.Addr().String())
+			if keepAlive {
+				c.get("/alpacas")
+			}
+			c.send("GET /llamas HTTP/1.1\r\nHost: x\r\n")
+			waitPhase(t, srv, phaseReading, 1)
+			cancel()
+			time.Sleep(time.Second)
+			c.send("\r\n")
+			c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			resp, err := http.ReadResponse(c.r, nil)
+			if err != nil {
+				t.Fatalf("the request completed during shutdown was not answered: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(body) != "I love llamas!\n" || !resp.Close {
+				t.Errorf("got %d %q, close %v; want 200, the greeting and Connection: close", resp.StatusCode, body, resp.Close)
+			}
+			if err := <-served; err != nil {
+				t.Errorf("Serve = %v, want nil", err)
+			}
+			served <- nil
 		})
 	}
 }

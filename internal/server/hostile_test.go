@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -189,6 +191,60 @@ func TestNoBypassOfTheHandler(t *testing.T) {
 		}
 		if got := metric(t, addr, strings.SplitN(tt.metric, " ", 2)[0]); got != tt.metric {
 			t.Errorf("%q: metric %q, want %q", tt.raw, got, tt.metric)
+		}
+	}
+}
+
+// TestHeadMatchesGet: over a real connection, HEAD carries exactly GET's
+// headers, framing included, for every kind of answer, the largest bodies
+// among them (an HTML greeting of a noun that escaping makes five times
+// longer is sent chunked unless it says its length).
+func TestHeadMatchesGet(t *testing.T) {
+	addr, _ := startServer(t)
+	for _, tt := range []struct{ target, accept string }{
+		{"/alpacas", ""},
+		{"/" + strings.Repeat("%26", 128), "text/html"},
+		{"/" + strings.Repeat("%3C", 128), "application/json"},
+		{"/" + strings.Repeat("%26", 128), "text/plain"},
+		{"/", "text/html"},
+		{"/", ""},
+		{"/healthz", ""},
+		{"/metrics", ""},
+		{"/readyz", ""},
+		{"/a/b", ""},
+		{"/%FF", ""},
+	} {
+		headers := map[string]http.Header{}
+		for _, method := range []string{"GET", "HEAD"} {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: x\r\nAccept: %s\r\n\r\n", method, tt.target, tt.accept)
+			req, _ := http.NewRequest(method, "http://x"+tt.target, nil)
+			resp, err := http.ReadResponse(bufio.NewReader(c), req)
+			c.Close()
+			if err != nil {
+				t.Fatalf("%s %s: %v", method, tt.target, err)
+			}
+			resp.Header.Del("Date")
+			if len(resp.TransferEncoding) > 0 {
+				resp.Header["Transfer-Encoding"] = resp.TransferEncoding
+			}
+			if resp.ContentLength >= 0 {
+				resp.Header["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
+				if tt.target == MetricsPath {
+					// The counts, and so the length, change between the two.
+					resp.Header["Content-Length"] = []string{"some"}
+				}
+			}
+			headers[method] = resp.Header
+		}
+		if !reflect.DeepEqual(headers["GET"], headers["HEAD"]) {
+			t.Errorf("%s (Accept: %s):\nGET  %v\nHEAD %v", tt.target, tt.accept, headers["GET"], headers["HEAD"])
+		}
+		if headers["GET"].Get("Content-Length") == "" {
+			t.Errorf("%s (Accept: %s): GET has no Content-Length: %v", tt.target, tt.accept, headers["GET"])
 		}
 	}
 }
