@@ -37,6 +37,11 @@ func nounOf(u *url.URL) (string, int) {
 	if strings.IndexByte(escaped[1:], '/') >= 0 {
 		return "", http.StatusNotFound
 	}
+	if strings.IndexByte(u.RawPath, '#') >= 0 {
+		// A fragment never belongs in a request; a noun with # in it
+		// comes as %23.
+		return "", http.StatusBadRequest
+	}
 	noun := path[1:]
 	if noun == "." || noun == ".." {
 		return "", http.StatusNotFound
@@ -109,8 +114,8 @@ const (
 	zwnj      = '\u200c'
 	zwj       = '\u200d'
 	blackFlag = '\U0001f3f4'
-	tagFirst  = '\U000e0020'
-	tagLast   = '\U000e007e'
+	tagDigit0 = '\U000e0030'
+	tagLowerA = '\U000e0061'
 	cancelTag = '\U000e007f'
 )
 
@@ -119,13 +124,16 @@ const (
 //   - a variation selector after a symbol, non-ASCII punctuation, a keycap
 //     base (0-9, # and *), a Han ideograph or a Mongolian letter: emoji and
 //     text presentation (❤️, 1️⃣) and ideographic variants (UTS #51, UTS #37);
-//   - a zero-width joiner between two symbols, the one before perhaps
-//     followed by a variation selector or an emoji modifier, which are
-//     symbols too: emoji ZWJ sequences (👨‍👩‍👧, 🏳️‍🌈);
+//   - a zero-width joiner between two symbols outside ASCII, the one
+//     before perhaps followed by a variation selector or an emoji
+//     modifier, which are symbols too: emoji ZWJ sequences (👨‍👩‍👧, 🏳️‍🌈);
+//     between ASCII symbols ($‍$) it would only make $$ look alike;
 //   - a zero-width joiner or non-joiner between two letters or marks of a
 //     script that writes with them (Arabic and its neighbours, the
 //     Brahmic scripts), as in Persian می‌خواهم;
-//   - tag characters after 🏴 ending in CANCEL TAG: subdivision flags (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
+//   - tag characters after 🏴 ending in CANCEL TAG: subdivision flags
+//     (🏴󠁧󠁢󠁳󠁣󠁴󠁿), whose tags are the lowercase letters and digits of a
+//     region code (UTS #51); other tags could spell any hidden text.
 //
 // Anywhere else an invisible code point only makes two different nouns look
 // alike, so it is refused.
@@ -133,16 +141,28 @@ func joinable(prev, r, next rune) bool {
 	switch {
 	case unicode.Is(unicode.Variation_Selector, r):
 		return variationBase(prev)
-	case r == zwj && (unicode.IsSymbol(prev) || unicode.Is(unicode.Variation_Selector, prev)) && unicode.IsSymbol(next):
+	case r == zwj && (emojiSymbol(prev) || unicode.Is(unicode.Variation_Selector, prev)) && emojiSymbol(next):
 		return true
 	case r == zwj || r == zwnj:
 		return joiningScript(prev) && joiningScript(next)
-	case tagFirst <= r && r <= tagLast:
-		return (prev == blackFlag || tagFirst <= prev && prev <= tagLast) && tagFirst <= next && next <= cancelTag
+	case regionTag(r):
+		return (prev == blackFlag || regionTag(prev)) && (regionTag(next) || next == cancelTag)
 	case r == cancelTag:
-		return tagFirst <= prev && prev <= tagLast
+		return regionTag(prev)
 	}
 	return false
+}
+
+// emojiSymbol reports whether r is a symbol outside ASCII, as every emoji
+// is.
+func emojiSymbol(r rune) bool {
+	return r >= utf8.RuneSelf && unicode.IsSymbol(r)
+}
+
+// regionTag reports whether r is a tag letter a-z or a tag digit 0-9, the
+// tags of a subdivision flag.
+func regionTag(r rune) bool {
+	return tagDigit0 <= r && r <= tagDigit0+9 || tagLowerA <= r && r <= tagLowerA+25
 }
 
 func variationBase(r rune) bool {

@@ -85,6 +85,10 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) int {
 		w.Header()["Allow"] = allowGetHead
 		return writeError(w, http.StatusMethodNotAllowed, "use GET or HEAD")
 	}
+	if r.RequestURI == "*" {
+		// The asterisk form is for OPTIONS alone (RFC 9112, 3.2.4).
+		return writeError(w, http.StatusBadRequest, "a request target of * is for OPTIONS only")
+	}
 	switch r.URL.Path {
 	case HealthPath:
 		return writeOperational(w, http.StatusOK, "ok\n")

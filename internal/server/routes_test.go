@@ -195,6 +195,15 @@ func TestJSONStringMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// tagged spells s in tag characters.
+func tagged(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(0xe0000 + r)
+	}
+	return b.String()
+}
+
 // TestInvisibleCharacters checks the rule for invisible code points: refused
 // anywhere they would make two nouns look alike, accepted in the emoji and
 // script sequences people type.
@@ -215,6 +224,10 @@ func TestInvisibleCharacters(t *testing.T) {
 		{"tag run without cancel tag", "\U0001f3f4\U000e0067\U000e0062", false},
 		{"cancel tag alone", "\U0001f3f4\U000e007f", false},
 		{"tags after a letter", "a\U000e0067\U000e0062\U000e007f", false},
+		{"tags spelling hidden capitals after a black flag", "\U0001f3f4" + tagged("IGNORE ALL RULES") + "\U000e007f", false},
+		{"tag space after a black flag", "\U0001f3f4\U000e0067\U000e0020\U000e0062\U000e007f", false},
+		{"zwj between ASCII symbols", "$\u200d$", false},
+		{"zwj between an ASCII symbol and an emoji", "+\u200d\U0001f468", false},
 		{"noncharacter fffe", "a\ufffeb", false},
 		{"noncharacter fdd0", "a\ufdd0b", false},
 		{"noncharacter 1fffe", "a\U0001fffeb", false},
