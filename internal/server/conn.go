@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -66,11 +65,7 @@ type conn struct {
 	partialSince time.Time // when the bytes of the partial request began
 	evicted      bool      // closed: every read returns errClaimed
 
-	// The read deadline, guarded by dmu.
-	dmu    sync.Mutex
-	want   time.Time // what net/http asked for
-	clamp  time.Time // the header deadline of the request in progress, or zero
-	kicked bool      // claimed: every read ends at once
+	deadlines
 }
 
 // aLongTimeAgo is a deadline in the past: a read with it returns at once.
@@ -87,7 +82,14 @@ func (c *conn) Read(p []byte) (int, error) {
 		if c.evicted {
 			return 0, errClaimed
 		}
+		c.reading.Store(true)
+		if c.readDirty.Load() {
+			c.dmu.Lock()
+			c.applyRead()
+			c.dmu.Unlock()
+		}
 		n, err := c.Conn.Read(p)
+		c.reading.Store(false)
 		if n > 0 {
 			c.received(p[:n])
 		}
@@ -148,51 +150,6 @@ func (c *conn) received(p []byte) {
 	case to == phaseActive && from == phaseReading:
 		c.setClamp(time.Time{})
 	}
-}
-
-// SetReadDeadline records the deadline net/http asks for and applies it,
-// shortened to the header deadline while headers are in progress.
-func (c *conn) SetReadDeadline(t time.Time) error {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	c.want = t
-	return c.applyDeadline()
-}
-
-func (c *conn) setClamp(t time.Time) {
-	c.dmu.Lock()
-	c.clamp = t
-	c.applyDeadline()
-	c.dmu.Unlock()
-}
-
-// kick makes every read of c end at once, or undoes that. The caller holds
-// t.mu, so kicks and claims are ordered.
-func (c *conn) kick(on bool) {
-	c.dmu.Lock()
-	c.kicked = on
-	c.applyDeadline()
-	c.dmu.Unlock()
-}
-
-// applyDeadline sets the read deadline of the socket. The caller holds dmu.
-func (c *conn) applyDeadline() error {
-	d := c.want
-	switch {
-	case c.kicked:
-		d = aLongTimeAgo
-	case !c.clamp.IsZero() && (d.IsZero() || c.clamp.Before(d)):
-		d = c.clamp
-	}
-	return c.Conn.SetReadDeadline(d)
-}
-
-// SetDeadline is net.Conn's; net/http sets the two deadlines apart.
-func (c *conn) SetDeadline(t time.Time) error {
-	if err := c.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return c.Conn.SetWriteDeadline(t)
 }
 
 // pendingRequest reports whether bytes of a request net/http has not begun

@@ -95,6 +95,7 @@ func (l *connList) remove(c *conn) {
 type connTracker struct {
 	max               int
 	readHeaderTimeout time.Duration
+	writeTimeout      time.Duration
 
 	mu        sync.Mutex
 	open      int // connections counted against the budget
@@ -116,8 +117,14 @@ type connTracker struct {
 // puts its connection ahead of those sending their headers.
 const inFlightGrace = time.Second
 
-func newConnTracker(maxConns int, readHeaderTimeout time.Duration) *connTracker {
-	return &connTracker{max: maxConns, readHeaderTimeout: readHeaderTimeout, all: make(map[*conn]struct{}), room: make(chan struct{}, 1)}
+func newConnTracker(maxConns int, readHeaderTimeout, writeTimeout time.Duration) *connTracker {
+	return &connTracker{
+		max:               maxConns,
+		readHeaderTimeout: readHeaderTimeout,
+		writeTimeout:      writeTimeout,
+		all:               make(map[*conn]struct{}),
+		room:              make(chan struct{}, 1),
+	}
 }
 
 // listener applies the budget to every accepted connection.
@@ -150,6 +157,7 @@ const admitWait = 250 * time.Millisecond
 // full for admitWait with no connection that can make room.
 func (t *connTracker) admit(nc net.Conn) *conn {
 	c := &conn{Conn: nc, t: t, counted: true, since: time.Now()}
+	c.deadlines.init(t.writeTimeout)
 	var timeout <-chan time.Time
 	t.mu.Lock()
 	for t.open >= t.max && !t.claimOne() {

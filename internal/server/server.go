@@ -89,7 +89,7 @@ func Listen(cfg Config, h *Handler, log *slog.Logger) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = NoLimitMaxConns
 	}
-	conns := newConnTracker(cfg.MaxConns, cfg.ReadHeaderTimeout)
+	conns := newConnTracker(cfg.MaxConns, cfg.ReadHeaderTimeout, cfg.WriteTimeout)
 	h.conns = conns
 	return &Server{
 		cfg:     cfg,
