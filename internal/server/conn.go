@@ -83,7 +83,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			return 0, errClaimed
 		}
 		c.reading.Store(true)
-		if c.readDirty.Load() {
+		if c.readDirty() {
 			c.dmu.Lock()
 			c.applyRead()
 			c.dmu.Unlock()

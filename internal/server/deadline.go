@@ -14,9 +14,9 @@ import (
 // interrupts its background read that way). Read deadlines also carry the
 // header deadline and the budget's interruptions.
 type deadlines struct {
-	reading   atomic.Bool  // a read of the socket is in progress
-	readDirty atomic.Bool  // the read deadline to set may differ from what is set
-	want      atomic.Int64 // the read deadline net/http asked for, in Unix nanoseconds; 0 for none
+	reading atomic.Bool  // a read of the socket is in progress
+	want    atomic.Int64 // the read deadline net/http asked for, in Unix nanoseconds; 0 for none
+	wantSet atomic.Int64 // the last want applied
 
 	// Guarded by dmu.
 	dmu         sync.Mutex
@@ -50,7 +50,6 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 		ns = t.UnixNano()
 	}
 	c.want.Store(ns)
-	c.readDirty.Store(true)
 	if c.reading.Load() {
 		c.dmu.Lock()
 		c.applyRead()
@@ -75,14 +74,19 @@ func (c *conn) kick(on bool) {
 	c.dmu.Unlock()
 }
 
+// readDirty reports whether net/http has asked for a read deadline since
+// the last one applied.
+func (c *conn) readDirty() bool { return c.want.Load() != c.wantSet.Load() }
+
 // applyRead sets the read deadline of the socket. A read that Read starts
 // checks readDirty after it sets reading, and SetReadDeadline checks
-// reading after it sets readDirty, so every read runs with the deadline
-// last asked for. The caller holds dmu.
+// reading after it sets want, so every read runs with the deadline last
+// asked for. The caller holds dmu.
 func (c *conn) applyRead() {
-	c.readDirty.Store(false)
+	ns := c.want.Load()
+	c.wantSet.Store(ns)
 	var d time.Time
-	if ns := c.want.Load(); ns != 0 {
+	if ns != 0 {
 		d = time.Unix(0, ns)
 	}
 	switch {
@@ -131,11 +135,13 @@ func (c *conn) Write(p []byte) (int, error) {
 
 // SetDeadline is net.Conn's; it is set on the socket at once.
 func (c *conn) SetDeadline(t time.Time) error {
-	c.dmu.Lock()
-	c.want.Store(0)
+	var ns int64
 	if !t.IsZero() {
-		c.want.Store(t.UnixNano())
+		ns = t.UnixNano()
 	}
+	c.dmu.Lock()
+	c.want.Store(ns)
+	c.wantSet.Store(ns)
 	c.readSet = t
 	c.wantWrite, c.writeSet = t, t
 	c.dmu.Unlock()

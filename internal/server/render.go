@@ -3,10 +3,9 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"html"
-	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -87,40 +86,71 @@ func contentLength(n int) []string {
 	return v
 }
 
-const (
-	greetingHTMLStart = "!" + pageStyleTag + `<h1>I love <strong id="noun">`
-	greetingHTMLEnd   = "</strong>!</h1>\n" +
-		"<p>Try another noun: <code>/pancakes</code>, <code>/ice%20cream</code>, <code>/caf%C3%A9</code>.</p>\n" +
-		pageFoot
-)
+// greetingBuffers hold greetings while they are rendered, so that each is
+// written in one call and none allocates.
+var greetingBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// writeGreeting writes "I love <noun>!" in format f. The noun has passed
-// printable, so it holds no control characters; each format escapes what
-// its syntax needs.
+// writeGreeting writes "I love <noun>!" in format f, in one write.
 func writeGreeting(w http.ResponseWriter, f format, noun string) {
+	bp := greetingBuffers.Get().(*[]byte)
+	b := appendGreeting((*bp)[:0], f, noun)
+	if len(b) > chunkingThreshold {
+		w.Header()["Content-Length"] = contentLength(len(b))
+	}
+	w.Write(b)
+	*bp = b
+	greetingBuffers.Put(bp)
+}
+
+// appendGreeting appends "I love <noun>!" in format f to b. The noun has
+// passed printable, so it holds no control characters; each format escapes
+// what its syntax needs.
+func appendGreeting(b []byte, f format, noun string) []byte {
 	switch f {
 	case formatJSON:
-		io.WriteString(w, `{"noun":"`)
-		writeJSONString(w, noun)
-		io.WriteString(w, `","message":"I love `)
-		writeJSONString(w, noun)
-		io.WriteString(w, "!\"}\n")
+		b = append(b, `{"noun":"`...)
+		b = appendJSONString(b, noun)
+		b = append(b, `","message":"I love `...)
+		b = appendJSONString(b, noun)
+		return append(b, "!\"}\n"...)
 	case formatHTML:
-		escaped := html.EscapeString(noun)
-		if n := len(pageHead+"I love "+greetingHTMLStart+greetingHTMLEnd) + 2*len(escaped); n > chunkingThreshold {
-			w.Header()["Content-Length"] = contentLength(n)
-		}
-		io.WriteString(w, pageHead)
-		io.WriteString(w, "I love ")
-		io.WriteString(w, escaped)
-		io.WriteString(w, greetingHTMLStart)
-		io.WriteString(w, escaped)
-		io.WriteString(w, greetingHTMLEnd)
-	default:
-		io.WriteString(w, "I love ")
-		io.WriteString(w, noun)
-		io.WriteString(w, "!\n")
+		b = append(b, pageHead+"I love "...)
+		b = appendHTMLEscaped(b, noun)
+		b = append(b, "!"+pageStyleTag+`<h1>I love <strong id="noun">`...)
+		b = appendHTMLEscaped(b, noun)
+		b = append(b, "</strong>!</h1>\n"...)
+		b = append(b, "<p>Try another noun: <code>/pancakes</code>, <code>/ice%20cream</code>, <code>/caf%C3%A9</code>.</p>\n"...)
+		return append(b, pageFoot...)
 	}
+	b = append(b, "I love "...)
+	b = append(b, noun...)
+	return append(b, "!\n"...)
+}
+
+// appendHTMLEscaped appends s escaped as html.EscapeString escapes it.
+func appendHTMLEscaped(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '&':
+			esc = "&amp;"
+		case '\'':
+			esc = "&#39;"
+		case '"':
+			esc = "&#34;"
+		default:
+			continue
+		}
+		b = append(b, s[start:i]...)
+		b = append(b, esc...)
+		start = i + 1
+	}
+	return append(b, s[start:]...)
 }
 
 const usageText = `echo_app tells you what it loves.
@@ -157,38 +187,38 @@ var usage = [numFormats]string{
 	formatHTML: usageHTML,
 }
 
-// writeJSONString writes s, which must be valid UTF-8, as the inside of a
-// JSON string, escaping like encoding/json: quotes, backslashes, control
+// appendJSONString appends s, which must be valid UTF-8, as the inside of
+// a JSON string, escaping like encoding/json: quotes, backslashes, control
 // characters, <, > and & (so the output is safe inside HTML), and the line
 // separators U+2028 and U+2029 (so it is safe inside JavaScript).
-func writeJSONString(w io.Writer, s string) {
+func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 				i++
 				continue
 			}
-			io.WriteString(w, s[start:i])
-			switch b {
+			b = append(b, s[start:i]...)
+			switch c {
 			case '"':
-				io.WriteString(w, `\"`)
+				b = append(b, `\"`...)
 			case '\\':
-				io.WriteString(w, `\\`)
+				b = append(b, `\\`...)
 			case '\b':
-				io.WriteString(w, `\b`)
+				b = append(b, `\b`...)
 			case '\f':
-				io.WriteString(w, `\f`)
+				b = append(b, `\f`...)
 			case '\n':
-				io.WriteString(w, `\n`)
+				b = append(b, `\n`...)
 			case '\r':
-				io.WriteString(w, `\r`)
+				b = append(b, `\r`...)
 			case '\t':
-				io.WriteString(w, `\t`)
+				b = append(b, `\t`...)
 			default:
-				io.WriteString(w, `\u00`+hex[b>>4:b>>4+1]+hex[b&0xf:b&0xf+1])
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
 			i++
 			start = i
@@ -196,11 +226,11 @@ func writeJSONString(w io.Writer, s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == '\u2028' || r == '\u2029' {
-			io.WriteString(w, s[start:i])
-			io.WriteString(w, `\u202`+hex[r&0xf:r&0xf+1])
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
 			start = i + size
 		}
 		i += size
 	}
-	io.WriteString(w, s[start:])
+	return append(b, s[start:]...)
 }

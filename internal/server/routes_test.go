@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -183,14 +184,19 @@ func TestNegotiate(t *testing.T) {
 }
 
 func TestJSONStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "alpacas", `a"b\c`, "<script>&", "line\u2028sep\u2029", "tab\there", "é ✓ 🦙"} {
-		var b strings.Builder
-		b.WriteByte('"')
-		writeJSONString(&b, s)
-		b.WriteByte('"')
+	for _, s := range []string{"", "alpacas", `a"b\c`, "<script>&", "line\u2028sep\u2029", "tab\there", "é ✓ 🦙", "\x01\x1f"} {
+		b := append(appendJSONString([]byte{'"'}, s), '"')
 		want, _ := json.Marshal(s)
-		if b.String() != string(want) {
-			t.Errorf("writeJSONString(%q) = %s, want %s", s, b.String(), want)
+		if string(b) != string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, b, want)
+		}
+	}
+}
+
+func TestHTMLEscapeMatchesHTMLPackage(t *testing.T) {
+	for _, s := range []string{"", "alpacas", `<a href="x">'&'</a>`, "é & 🦙", strings.Repeat("&", 128)} {
+		if got, want := string(appendHTMLEscaped(nil, s)), html.EscapeString(s); got != want {
+			t.Errorf("appendHTMLEscaped(%q) = %q, want %q", s, got, want)
 		}
 	}
 }
