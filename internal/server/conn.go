@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
-	"time"
 )
 
 // phase is what a connection is doing, as the budget sees it.
@@ -53,23 +52,20 @@ type conn struct {
 	list       *connList // the eviction list c is in, or nil
 	counted    bool      // in t.open: neither claimed nor closed
 	reason     claimReason
-	claimedIn  phase     // the phase c was claimed in
-	closing    bool      // the connection ends after the request being answered
-	pipelined  bool      // phaseReading: the request's start came with the one before
-	since      time.Time // when c was accepted, or its pipelined request began
+	claimedIn  phase // the phase c was claimed in
+	closing    bool  // the connection ends after the request being answered
+	pipelined  bool  // phaseReading: the request's start came with the one before
+	since      int64 // when c was accepted, or its pipelined request began (a clock reading)
 
 	// The reading side: the goroutine that reads and the hooks net/http
 	// runs between reads, which net/http orders with them.
 	scan         headerScan
-	taken        int       // requests net/http has begun (StateActive)
-	partialSince time.Time // when the bytes of the partial request began
-	evicted      bool      // closed: every read returns errClaimed
+	taken        int   // requests net/http has begun (StateActive)
+	partialSince int64 // when the bytes of the partial request began (a clock reading)
+	evicted      bool  // closed: every read returns errClaimed
 
 	deadlines
 }
-
-// aLongTimeAgo is a deadline in the past: a read with it returns at once.
-var aLongTimeAgo = time.Unix(1, 0)
 
 // errClaimed is what reads of a closed claimed connection return. It is a
 // read *net.OpError so that net/http closes the connection without
@@ -82,14 +78,12 @@ func (c *conn) Read(p []byte) (int, error) {
 		if c.evicted {
 			return 0, errClaimed
 		}
-		c.reading.Store(true)
-		if c.readDirty() {
-			c.dmu.Lock()
-			c.applyRead()
-			c.dmu.Unlock()
+		ph := phase(c.phase.Load())
+		if isBackgroundRead(p, ph) && !c.claimed.Load() {
+			return c.backgroundRead()
 		}
+		c.prepareRead(ph)
 		n, err := c.Conn.Read(p)
-		c.reading.Store(false)
 		if n > 0 {
 			c.received(p[:n])
 		}
@@ -121,7 +115,7 @@ func (c *conn) received(p []byte) {
 	ends, partial := c.scan.ends, c.scan.inReq
 	c.scan.scan(p)
 	if c.scan.inReq && (!partial || c.scan.ends > ends) {
-		c.partialSince = time.Now()
+		c.partialSince = c.t.timeouts.now()
 	}
 	from := phase(c.phase.Load())
 	var to phase
@@ -139,17 +133,14 @@ func (c *conn) received(p []byte) {
 	if to == from {
 		return
 	}
+	if from == phaseIdle {
+		// The next request on a keep-alive connection: its header
+		// timeout runs from its first byte.
+		c.reqStart = c.partialSince
+	}
 	c.t.mu.Lock()
 	c.t.setPhase(c, to)
 	c.t.mu.Unlock()
-	switch {
-	case to == phaseReading && from == phaseIdle:
-		// The next request on a keep-alive connection: its header
-		// timeout starts now, not when net/http has four bytes of it.
-		c.setClamp(c.partialSince.Add(c.t.readHeaderTimeout))
-	case to == phaseActive && from == phaseReading:
-		c.setClamp(time.Time{})
-	}
 }
 
 // pendingRequest reports whether bytes of a request net/http has not begun

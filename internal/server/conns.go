@@ -93,9 +93,8 @@ func (l *connList) remove(c *conn) {
 // request before it. Under a flood of slow senders it is they who make
 // room for newcomers, not a client that has had no time to send.
 type connTracker struct {
-	max               int
-	readHeaderTimeout time.Duration
-	writeTimeout      time.Duration
+	max      int
+	timeouts *timeouts
 
 	mu        sync.Mutex
 	open      int // connections counted against the budget
@@ -117,13 +116,12 @@ type connTracker struct {
 // puts its connection ahead of those sending their headers.
 const inFlightGrace = time.Second
 
-func newConnTracker(maxConns int, readHeaderTimeout, writeTimeout time.Duration) *connTracker {
+func newConnTracker(maxConns int, timeouts *timeouts) *connTracker {
 	return &connTracker{
-		max:               maxConns,
-		readHeaderTimeout: readHeaderTimeout,
-		writeTimeout:      writeTimeout,
-		all:               make(map[*conn]struct{}),
-		room:              make(chan struct{}, 1),
+		max:      maxConns,
+		timeouts: timeouts,
+		all:      make(map[*conn]struct{}),
+		room:     make(chan struct{}, 1),
 	}
 }
 
@@ -156,8 +154,12 @@ const admitWait = 250 * time.Millisecond
 // make room if the budget is full. It returns nil when the budget stays
 // full for admitWait with no connection that can make room.
 func (t *connTracker) admit(nc net.Conn) *conn {
-	c := &conn{Conn: nc, t: t, counted: true, since: time.Now()}
-	c.deadlines.init(t.writeTimeout)
+	now := t.timeouts.now()
+	c := &conn{Conn: nc, t: t, counted: true, since: now}
+	c.acceptedAt, c.reqStart = now, now
+	c.readSet.Store(noDeadline)
+	c.writeSet = noDeadline
+	c.bgAbort = make(chan struct{}, 1)
 	var timeout <-chan time.Time
 	t.mu.Lock()
 	for t.open >= t.max && !t.claimOne() {
@@ -205,7 +207,7 @@ func (t *connTracker) roomMade() {
 func (t *connTracker) claimOne() bool {
 	victim := t.answered.head
 	for _, l := range []*connList{&t.silent, &t.pipelined} {
-		if f := l.head; victim == nil && f != nil && time.Since(f.since) >= inFlightGrace {
+		if f := l.head; victim == nil && f != nil && t.timeouts.now()-f.since >= int64(inFlightGrace) {
 			victim = f
 		}
 	}
@@ -328,13 +330,11 @@ func (t *connTracker) connStateHook(nc net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateActive:
 		c.taken++
-		if from := phase(c.phase.Load()); from != phaseActive {
+		c.activeAt = t.timeouts.now()
+		if phase(c.phase.Load()) != phaseActive {
 			t.mu.Lock()
 			t.setPhase(c, phaseActive)
 			t.mu.Unlock()
-			if from == phaseReading {
-				c.setClamp(time.Time{})
-			}
 		}
 	case http.StateIdle:
 		// No read is in progress: net/http has answered and not yet
@@ -345,16 +345,14 @@ func (t *connTracker) connStateHook(nc net.Conn, s http.ConnState) {
 		} else if pending {
 			to = phaseReading
 		}
+		c.answeredAt = t.timeouts.now()
 		t.mu.Lock()
 		if to == phaseReading {
 			// Its start came with the request just answered.
-			c.pipelined, c.since = true, c.partialSince
+			c.pipelined, c.since, c.reqStart = true, c.partialSince, c.partialSince
 		}
 		t.setPhase(c, to)
 		t.mu.Unlock()
-		if to == phaseReading {
-			c.setClamp(c.partialSince.Add(t.readHeaderTimeout))
-		}
 	case http.StateHijacked, http.StateClosed:
 		t.mu.Lock()
 		t.drop(c)

@@ -1,149 +1,220 @@
 package server
 
 import (
+	"errors"
+	"math"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// deadlines are a connection's socket deadlines, set only when they
-// matter. net/http sets six read deadlines and two write deadlines for
-// every request on a keep-alive connection, and each one re-arms a runtime
-// timer; the connection records them and sets the socket's just before a
-// read or write, or at once when a read is in progress (net/http
-// interrupts its background read that way). Read deadlines also carry the
-// header deadline and the budget's interruptions.
+// The connection enforces the server's four timeouts itself; net/http's are
+// off. net/http would re-arm six read deadlines and two write deadlines
+// for every request on a keep-alive connection, each a clock reading and a
+// runtime timer, and it starts the header timeout only once four bytes of
+// a request have arrived. The connection knows what it is doing (its
+// phase) and when that began, from the clock readings the budget makes
+// anyway, and sets a socket deadline only before a read or write, and only
+// when it is off by more than slack from the one already set. At the
+// usual rate of requests that is a few times a second, not eight times a
+// request.
+//
+// The timeouts, each closing the connection:
+//   - header timeout: from accept, or from the first byte of a later
+//     request, until its headers are complete;
+//   - read timeout: the same start, until the request's body is read;
+//   - write timeout: from the end of a request's headers until its answer
+//     is written;
+//   - idle timeout: from an answer until the first byte of the next
+//     request.
+
+// timeouts are the server's timeouts, as a connection applies them.
+type timeouts struct {
+	header, read, write, idle time.Duration
+	slack                     time.Duration // how far a socket deadline may be from the exact one
+	base                      time.Time     // the origin of the connections' clock readings
+}
+
+// slackMax bounds the slack: within it of the exact deadline, the one set
+// on the socket stays.
+const slackMax = 250 * time.Millisecond
+
+func newTimeouts(c Config) *timeouts {
+	t := &timeouts{header: c.ReadHeaderTimeout, read: c.ReadTimeout, write: c.WriteTimeout, idle: c.IdleTimeout, base: time.Now()}
+	if t.header <= 0 || (t.read > 0 && t.read < t.header) {
+		t.header = t.read // as net/http does
+	}
+	t.slack = slackMax
+	for _, d := range []time.Duration{t.header, t.read, t.write, t.idle} {
+		if d > 0 {
+			t.slack = min(t.slack, d/16)
+		}
+	}
+	return t
+}
+
+// now is a monotonic clock reading, in nanoseconds since base: cheaper than
+// time.Now, which also reads the wall clock.
+func (t *timeouts) now() int64 { return int64(time.Since(t.base)) }
+
+// Socket deadlines as clock readings: none, and one in the past.
+const (
+	noDeadline   = math.MaxInt64
+	pastDeadline = math.MinInt64
+)
+
+// after returns the deadline d after the reading from, or noDeadline when
+// d is not set.
+func after(from int64, d time.Duration) int64 {
+	if d <= 0 {
+		return noDeadline
+	}
+	return from + int64(d)
+}
+
+func (t *timeouts) wall(deadline int64) time.Time {
+	switch deadline {
+	case noDeadline:
+		return time.Time{}
+	case pastDeadline:
+		return aLongTimeAgo
+	}
+	return t.base.Add(time.Duration(deadline))
+}
+
+// deadlines are a connection's socket deadlines and what they are reckoned
+// from.
 type deadlines struct {
-	reading atomic.Bool  // a read of the socket is in progress
-	want    atomic.Int64 // the read deadline net/http asked for, in Unix nanoseconds; 0 for none
-	wantSet atomic.Int64 // the last want applied
+	kicked  atomic.Bool  // claimed: every read ends at once; written under dmu
+	readSet atomic.Int64 // the read deadline set on the socket; written under dmu
+	dmu     sync.Mutex
 
-	// Guarded by dmu.
-	dmu         sync.Mutex
-	clamp       time.Time // the header deadline of the request in progress, or zero
-	kicked      bool      // claimed: every read ends at once
-	readSet     time.Time // the read deadline set on the socket
-	noReadAfter time.Duration
+	// The reading side's: when the connection was accepted, when the
+	// request in hand began and was complete, and when the last answer
+	// went out.
+	acceptedAt, reqStart, activeAt, answeredAt int64
 
-	// The write side is the serving goroutine's alone.
-	wantWrite, writeSet time.Time
-	writeSlack          time.Duration
+	writeSet int64 // the serving goroutine's alone
+
+	// net/http's background read, which it runs while a handler does and
+	// interrupts with a deadline in the past, waits here instead of on the
+	// socket: a byte a client pipelines stays in the kernel until net/http
+	// reads the next request.
+	bgAborted atomic.Bool
+	bgAbort   chan struct{}
 }
 
-// writeSlackMax bounds how far the write deadline set on the socket may
-// be from the one net/http asks for: within it, the one set stays.
-const writeSlackMax = 250 * time.Millisecond
+// aLongTimeAgo is a deadline in the past: a read with it returns at once.
+var aLongTimeAgo = time.Unix(1, 0)
 
-func (d *deadlines) init(writeTimeout time.Duration) {
-	d.writeSlack = min(writeTimeout/16, writeSlackMax)
-	if writeTimeout > 0 {
-		// Longer than any answer takes: the write timeout bounds it.
-		d.noReadAfter = 2*writeTimeout + time.Second
+// errBackgroundReadAborted is what the background read returns once
+// net/http interrupts it, a timeout as the socket would have returned.
+var errBackgroundReadAborted = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+
+// readDeadline is when the read about to start must end, by c's phase.
+func (c *conn) readDeadline(p phase) int64 {
+	to := c.t.timeouts
+	switch p {
+	case phaseNew:
+		return after(c.acceptedAt, to.header)
+	case phaseReading:
+		return after(c.reqStart, to.header)
+	case phaseIdle:
+		return after(c.answeredAt, to.idle)
 	}
+	return after(c.reqStart, to.read) // the body of the request in hand
 }
 
-// SetReadDeadline records the deadline net/http asks for. It is set on the
-// socket at once if a read is in progress, else before the next read.
-func (c *conn) SetReadDeadline(t time.Time) error {
-	var ns int64
-	if !t.IsZero() {
-		ns = t.UnixNano()
+// prepareRead sets the socket's read deadline for a read in phase p, if
+// the one set is off by more than the slack. A claim's kick, which sets a
+// deadline in the past, is never undone here: a read after it ends at once
+// and settles the claim.
+func (c *conn) prepareRead(p phase) {
+	d := c.readDeadline(p)
+	set := c.readSet.Load()
+	if c.kicked.Load() || d == set || (d != noDeadline && set != noDeadline && set != pastDeadline && abs(d-set) <= int64(c.t.timeouts.slack)) {
+		return
 	}
-	c.want.Store(ns)
-	if c.reading.Load() {
-		c.dmu.Lock()
-		c.applyRead()
-		c.dmu.Unlock()
-	}
-	return nil
-}
-
-func (c *conn) setClamp(t time.Time) {
 	c.dmu.Lock()
-	c.clamp = t
-	c.applyRead()
+	if !c.kicked.Load() {
+		c.Conn.SetReadDeadline(c.t.timeouts.wall(d))
+		c.readSet.Store(d)
+	}
 	c.dmu.Unlock()
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // kick makes every read of c end at once, or undoes that. The caller holds
 // t.mu, so kicks and claims are ordered.
 func (c *conn) kick(on bool) {
 	c.dmu.Lock()
-	c.kicked = on
-	c.applyRead()
+	c.kicked.Store(on)
+	if on {
+		c.Conn.SetReadDeadline(aLongTimeAgo)
+		c.readSet.Store(pastDeadline)
+	}
 	c.dmu.Unlock()
 }
 
-// readDirty reports whether net/http has asked for a read deadline since
-// the last one applied.
-func (c *conn) readDirty() bool { return c.want.Load() != c.wantSet.Load() }
-
-// applyRead sets the read deadline of the socket. A read that Read starts
-// checks readDirty after it sets reading, and SetReadDeadline checks
-// reading after it sets want, so every read runs with the deadline last
-// asked for. The caller holds dmu.
-func (c *conn) applyRead() {
-	ns := c.want.Load()
-	c.wantSet.Store(ns)
-	var d time.Time
-	if ns != 0 {
-		d = time.Unix(0, ns)
+// SetReadDeadline is how net/http interrupts its background read; the
+// connection sets its own deadlines otherwise. A deadline in the past ends
+// a background read at once, and the next deadline (none, as net/http sets
+// right after) readies the next one.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.bgAborted.Store(false)
+		return nil
 	}
-	switch {
-	case c.kicked:
-		d = aLongTimeAgo
-	case !c.clamp.IsZero() && (d.IsZero() || c.clamp.Before(d)):
-		d = c.clamp
+	if t.Before(c.t.timeouts.base) {
+		// In the past: before the server started.
+		c.bgAborted.Store(true)
+		select {
+		case c.bgAbort <- struct{}{}:
+		default:
+		}
 	}
-	if d.Equal(c.readSet) {
-		return
-	}
-	if d.IsZero() && c.noReadAfter > 0 && time.Until(c.readSet) > c.noReadAfter {
-		// No deadline, asked for net/http's background read while a
-		// request is answered: one that ends later than any answer may
-		// take does as well.
-		return
-	}
-	c.Conn.SetReadDeadline(d)
-	c.readSet = d
-}
-
-// SetWriteDeadline records the deadline net/http asks for, to be set
-// before the next write.
-func (c *conn) SetWriteDeadline(t time.Time) error {
-	c.wantWrite = t
 	return nil
 }
 
-// Write sets the write deadline if it must, then writes. net/http asks for
-// a deadline before every answer and for none after it; between answers
-// nothing is written, so the one set may stay, and within writeSlack of
-// the one asked for it does.
+// backgroundRead is net/http's background read, which returns when
+// net/http interrupts it.
+func (c *conn) backgroundRead() (int, error) {
+	for !c.bgAborted.Load() {
+		<-c.bgAbort
+	}
+	return 0, errBackgroundReadAborted
+}
+
+// isBackgroundRead reports whether a read of p in phase ph is net/http's
+// background read: the only read of one byte made once a request's
+// headers are read (in the headers, one comes only at MaxHeaderBytes).
+func isBackgroundRead(p []byte, ph phase) bool {
+	return len(p) == 1 && (ph == phaseActive || ph == phaseAnswered)
+}
+
+// SetWriteDeadline is ignored: the connection sets its own.
+func (c *conn) SetWriteDeadline(time.Time) error { return nil }
+
+// Write sets the write deadline if it must, then writes. Every write
+// belongs to the answer to the request begun last.
 func (c *conn) Write(p []byte) (int, error) {
-	switch w := c.wantWrite; {
-	case w.IsZero():
-		if !c.writeSet.IsZero() && time.Until(c.writeSet) < c.writeSlack {
-			c.Conn.SetWriteDeadline(w)
-			c.writeSet = w
-		}
-	case c.writeSet.IsZero() || w.Sub(c.writeSet).Abs() > c.writeSlack:
-		c.Conn.SetWriteDeadline(w)
-		c.writeSet = w
+	if d := after(c.activeAt, c.t.timeouts.write); d != c.writeSet && (d == noDeadline || c.writeSet == noDeadline || abs(d-c.writeSet) > int64(c.t.timeouts.slack)) {
+		c.Conn.SetWriteDeadline(c.t.timeouts.wall(d))
+		c.writeSet = d
 	}
 	return c.Conn.Write(p)
 }
 
-// SetDeadline is net.Conn's; it is set on the socket at once.
+// SetDeadline is net.Conn's; net/http does not call it on connections it
+// serves.
 func (c *conn) SetDeadline(t time.Time) error {
-	var ns int64
-	if !t.IsZero() {
-		ns = t.UnixNano()
-	}
-	c.dmu.Lock()
-	c.want.Store(ns)
-	c.wantSet.Store(ns)
-	c.readSet = t
-	c.wantWrite, c.writeSet = t, t
-	c.dmu.Unlock()
-	return c.Conn.SetDeadline(t)
+	return errors.New("echo_app connections set their own deadlines")
 }

@@ -89,7 +89,7 @@ func Listen(cfg Config, h *Handler, log *slog.Logger) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = NoLimitMaxConns
 	}
-	conns := newConnTracker(cfg.MaxConns, cfg.ReadHeaderTimeout, cfg.WriteTimeout)
+	conns := newConnTracker(cfg.MaxConns, newTimeouts(cfg))
 	h.conns = conns
 	return &Server{
 		cfg:     cfg,
@@ -104,12 +104,9 @@ func Listen(cfg Config, h *Handler, log *slog.Logger) (*Server, error) {
 			// OPTIONS * goes to the handler like every other request, so
 			// it gets the same headers and is counted.
 			DisableGeneralOptionsHandler: true,
-			ReadHeaderTimeout:            cfg.ReadHeaderTimeout,
-			ReadTimeout:                  cfg.ReadTimeout,
-			WriteTimeout:                 cfg.WriteTimeout,
-			IdleTimeout:                  cfg.IdleTimeout,
-			MaxHeaderBytes:               cfg.MaxHeaderBytes,
-			ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			// The timeouts are the connections' own (deadline.go).
+			MaxHeaderBytes: cfg.MaxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}, nil
 }
