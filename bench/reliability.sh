@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make reliability: echo_app under sustained load, 10,000 idle connections,
-# slow clients, shutdown under load (process and container), a memory
-# limit, and a bounded fuzzing run. Writes docs/reliability.md.
+# slow clients, clients that abuse the connection budget, shutdown under
+# load (process and container), a memory limit, and a bounded fuzzing run.
+# Writes docs/reliability.md.
 #
 # All traffic goes to 127.0.0.1; every step is bounded in time.
 #   bench/reliability.sh [SUSTAINED_SECONDS]    (default 60)
@@ -158,6 +159,48 @@ say "its answer at once (no route reads a body), and the connection is closed wh
 say "timeout ends the trickle (net/http reads what is left of a small body before closing); slow readers get their"
 say "small responses into the socket buffer at once, and the server closes them at the 60-second idle"
 say "timeout (slowhttptest itself counts them open until it has read the buffered bytes)."
+say ""
+
+# 3b. The budget under abuse: clients that hold a connection while sending
+# almost nothing, at ten times the budget, beside a live client.
+say "## The budget under abuse"
+say ""
+say "\`echo_app -max-conns 64\`; \`hammer abuse -conns 640\` runs ten times the budget of clients of one kind"
+say "(or a mix, 160 of each), each reconnecting as soon as the server closes it, for 14 s. From the"
+say "second second, \`hammer probe\` sends a normal request every 10 ms on a new connection for 10 s, and"
+say "\`echo_app -healthcheck\` runs 20 times. Kinds: slowloris (one header byte a second), silent"
+say "(connects, sends nothing), threebytes (a request answered on keep-alive, then \`GET\` of the next),"
+say "bodytrickle (a POST answered 405, then its body a byte a second)."
+say ""
+say "| attackers | connections they made | live requests | failed | answered | live p50 | live p99 | live max | health checks healthy | evicted | refused |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for kind in slowloris silent threebytes bodytrickle mix; do
+	echo "reliability: budget abuse, $kind" >&2
+	start_server -max-conns 64
+	"$work/hammer" abuse -addr "127.0.0.1:$port" -kind "$kind" -conns 640 -duration 14s >"$work/abuse.txt" &
+	abuser=$!
+	sleep 2
+	"$work/hammer" probe -url "http://127.0.0.1:$port/alpacas" -interval 10ms -duration 10s >"$work/probe.txt" &
+	prober=$!
+	healthy=0
+	for _ in $(seq 20); do
+		"$work/echo_app" -listen "127.0.0.1:$port" -healthcheck >/dev/null 2>&1 && healthy=$((healthy + 1))
+		sleep 0.4
+	done
+	wait "$prober" "$abuser"
+	m=$(curl -fsS "http://127.0.0.1:$port/metrics")
+	stop_server
+	p=$(cat "$work/probe.txt")
+	a=$(cat "$work/abuse.txt")
+	evicted=$(awk '/^echo_app_connections_evicted_total/ {print $2}' <<<"$m")
+	refused=$(awk '/^echo_app_connections_refused_total/ {print $2}' <<<"$m")
+	say "| 640 $kind | $(kv connections_made "$a") | $(kv probes "$p") | **$(kv failed "$p")** | $(kv available "$p") | $(kv p50_ms "$p") ms | $(kv p99_ms "$p") ms | $(kv max_ms "$p") ms | $healthy of 20 | $evicted | $refused |"
+done
+say ""
+say "At the budget a newcomer takes the place of, in order: the connection answered longest ago; one"
+say "silent for a second or more since it connected; the one sending its headers longest; the one silent"
+say "longest; a request pipelined behind an answered one. A connection is closed only if what has"
+say "arrived by then does not complete a request (README, Connection budget)."
 say ""
 
 # 4. Shutdown under load: the process, then the container.

@@ -4,6 +4,7 @@
 //	hammer idle     -addr A -pid P -conns N          hold N idle keep-alive connections, probe, report RSS
 //	hammer flood    -addr A -pid P -conns N -silent M open N connections that send one request and M that send nothing, hold them all; live client, peak RSS
 //	hammer probe    -url U -duration D               GET every interval; availability and latency
+//	hammer abuse    -addr A -kind K -conns N -duration D   N clients that hold connections while sending almost nothing, reconnecting when closed
 //	hammer shutdown -addr A [-stop CMD] -- SERVER... start SERVER, load it, stop it, classify every request
 package main
 
@@ -29,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hammer idle|probe|shutdown [flags]")
+		fmt.Fprintln(os.Stderr, "usage: hammer idle|flood|probe|abuse|shutdown [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -40,6 +41,8 @@ func main() {
 		err = flood(os.Args[2:])
 	case "probe":
 		err = probe(os.Args[2:])
+	case "abuse":
+		err = abuse(os.Args[2:])
 	case "shutdown":
 		err = shutdown(os.Args[2:])
 	default:
@@ -547,4 +550,129 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += n
 	return n, err
+}
+
+// abusers are the ways abuse holds a connection while sending almost
+// nothing. Each runs on one connection until the server closes it or ctx
+// ends.
+var abusers = map[string]func(ctx context.Context, c net.Conn){
+	// One header byte every second, never ending the headers.
+	"slowloris": func(ctx context.Context, c net.Conn) {
+		trickle(ctx, c, "GET /alpacas HTTP/1.1\r\nHost: localhost\r\nX-Padding: "+strings.Repeat("a", 4000), time.Second)
+	},
+	// Connects and sends nothing.
+	"silent": func(ctx context.Context, c net.Conn) { holdUntilClosed(ctx, c) },
+	// A request answered on keep-alive, then three bytes of the next.
+	"threebytes": func(ctx context.Context, c net.Conn) {
+		if answered(c, request) {
+			io.WriteString(c, "GET")
+			holdUntilClosed(ctx, c)
+		}
+	},
+	// A request answered (405), then its body, a byte a second.
+	"bodytrickle": func(ctx context.Context, c net.Conn) {
+		if answered(c, "POST /alpacas HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nx") {
+			trickle(ctx, c, strings.Repeat("x", 4000), time.Second)
+		}
+	},
+}
+
+// abuse runs -conns clients of -kind (or "mix": the kinds in turn), each
+// reconnecting as soon as the server closes it, for -duration, and reports
+// how many connections they made.
+func abuse(args []string) error {
+	fs := flag.NewFlagSet("abuse", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback)")
+	kind := fs.String("kind", "mix", "slowloris, silent, threebytes, bodytrickle or mix")
+	conns := fs.Int("conns", 640, "clients")
+	duration := fs.Duration("duration", 10*time.Second, "how long to abuse")
+	fs.Parse(args)
+	if err := loopbackOnly(*addr); err != nil {
+		return err
+	}
+	kinds := []string{*kind}
+	if *kind == "mix" {
+		kinds = []string{"slowloris", "silent", "threebytes", "bodytrickle"}
+	}
+	for _, k := range kinds {
+		if abusers[k] == nil {
+			return fmt.Errorf("unknown -kind %q", k)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	defer cancel()
+	var dials atomic.Int64
+	var wg sync.WaitGroup
+	for i := range *conns {
+		run := abusers[kinds[i%len(kinds)]]
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				c, err := net.DialTimeout("tcp", *addr, time.Second)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				dials.Add(1)
+				stop := context.AfterFunc(ctx, func() { c.Close() })
+				run(ctx, c)
+				stop()
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Printf("kind=%s conns=%d connections_made=%d\n", *kind, *conns, dials.Load())
+	return nil
+}
+
+// trickle writes s a byte every interval until ctx ends, s ends or the
+// server closes the connection.
+func trickle(ctx context.Context, c net.Conn, s string, interval time.Duration) {
+	closed := watchClose(c)
+	for i := 0; i < len(s); i++ {
+		if _, err := c.Write([]byte{s[i]}); err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-closed:
+			return
+		case <-time.After(interval):
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case <-closed:
+	}
+}
+
+// holdUntilClosed waits until the server closes c or ctx ends.
+func holdUntilClosed(ctx context.Context, c net.Conn) {
+	select {
+	case <-ctx.Done():
+	case <-watchClose(c):
+	}
+}
+
+// watchClose returns a channel closed once the server closes c.
+func watchClose(c net.Conn) <-chan struct{} {
+	closed := make(chan struct{})
+	go func() { io.Copy(io.Discard, c); close(closed) }()
+	return closed
+}
+
+// answered sends req on c and reads its answer.
+func answered(c net.Conn, req string) bool {
+	if _, err := io.WriteString(c, req); err != nil {
+		return false
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	c.SetReadDeadline(time.Time{})
+	return true
 }
