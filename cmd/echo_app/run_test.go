@@ -122,7 +122,7 @@ func TestEndToEnd(t *testing.T) {
 		{"/caf%C3%A9", 200, "I love café!\n"},
 		{"/readyz", 200, "ready\n"},
 		{"/a/b", 404, "Not Found: a noun is one path segment, like /alpacas\n"},
-		{"/%1B", 400, "Bad Request: a noun must be valid UTF-8 without control or bidirectional formatting characters\n"},
+		{"/%1B", 400, "Bad Request: a noun must be valid UTF-8 in Unicode NFC, without control, invisible or bidirectional formatting characters\n"},
 	} {
 		status, body := get(t, "http://"+in.addr+c.path)
 		if status != c.status || body != c.body {

@@ -15,7 +15,8 @@ const MaxNounBytes = 128
 // nounOf returns the noun named by the request path and the status that
 // the path deserves: 200 for a noun, 404 for anything that is not a single
 // path segment, 414 for a noun over MaxNounBytes and 400 for a noun that
-// cannot be shown safely. An empty noun with status 200 means the root.
+// cannot be shown safely or is not spelled in Unicode NFC. An empty noun
+// with status 200 means the root.
 //
 // It reads the decoded path that net/http already made, so the hot path
 // allocates nothing.
@@ -49,7 +50,7 @@ func nounOf(u *url.URL) (string, int) {
 	if len(noun) > MaxNounBytes {
 		return "", http.StatusRequestURITooLong
 	}
-	if !printable(noun) {
+	if !printable(noun) || !inNFC(noun) {
 		return "", http.StatusBadRequest
 	}
 	return noun, http.StatusOK

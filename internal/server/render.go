@@ -160,8 +160,9 @@ const usageText = `echo_app tells you what it loves.
   GET /readyz    readiness: 200 while serving, 503 once shutdown starts
   GET /metrics   Prometheus metrics
 
-A noun is one path segment of at most 128 bytes, percent-decoded,
-without control or bidirectional formatting characters.
+A noun is one path segment of at most 128 bytes, percent-decoded, in
+Unicode NFC, without control, invisible or bidirectional formatting
+characters.
 
 Try: curl localhost:8080/alpacas
 `

@@ -113,7 +113,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) int {
 	case http.StatusRequestURITooLong:
 		return writeError(w, status, "a noun is at most 128 bytes after percent-decoding")
 	default:
-		return writeError(w, status, "a noun must be valid UTF-8 without control or bidirectional formatting characters")
+		return writeError(w, status, "a noun must be valid UTF-8 in Unicode NFC, without control, invisible or bidirectional formatting characters")
 	}
 	f := negotiate(r.Header["Accept"])
 	header := w.Header()
