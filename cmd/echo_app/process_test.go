@@ -93,29 +93,25 @@ func TestSignals(t *testing.T) {
 		}
 	})
 
-	t.Run("second signal", func(t *testing.T) {
-		cmd, _ := startProcess(t, bin, "-drain-delay", "30s")
-		cmd.Process.Signal(syscall.SIGTERM)
-		time.Sleep(1300 * time.Millisecond)
-		began := time.Now()
-		cmd.Process.Signal(syscall.SIGINT)
-		code, _ := waitExit(t, cmd, 5*time.Second)
-		if took := time.Since(began); code != 1 || took > time.Second {
-			t.Errorf("second signal: exit status %d after %v, want 1 at once", code, took)
-		}
-	})
-
-	t.Run("different second signal within the window", func(t *testing.T) {
-		cmd, _ := startProcess(t, bin, "-drain-delay", "30s")
-		cmd.Process.Signal(syscall.SIGTERM)
-		time.Sleep(300 * time.Millisecond)
-		began := time.Now()
-		cmd.Process.Signal(syscall.SIGINT)
-		code, _ := waitExit(t, cmd, 5*time.Second)
-		if took := time.Since(began); code != 1 || took > time.Second {
-			t.Errorf("SIGTERM then SIGINT 0.3 s later: exit status %d after %v, want 1 at once", code, took)
-		}
-	})
+	for _, tt := range []struct {
+		name  string
+		after time.Duration
+	}{
+		{"second signal", 1300 * time.Millisecond},
+		{"different second signal within the window", 300 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd, _ := startProcess(t, bin, "-drain-delay", "30s")
+			cmd.Process.Signal(syscall.SIGTERM)
+			time.Sleep(tt.after)
+			began := time.Now()
+			cmd.Process.Signal(syscall.SIGINT)
+			code, _ := waitExit(t, cmd, 5*time.Second)
+			if took := time.Since(began); code != 1 || took > time.Second {
+				t.Errorf("SIGTERM, then SIGINT %v later: exit status %d after %v, want 1 at once", tt.after, code, took)
+			}
+		})
+	}
 
 	t.Run("repeated signal is one", func(t *testing.T) {
 		cmd, _ := startProcess(t, bin, "-drain-delay", "1s")
