@@ -125,6 +125,62 @@ func TestWhiteouts(t *testing.T) {
 	}
 }
 
+// TestProgramFindings: shells, package managers and toolchains are
+// programs (executable, or links to one, where a PATH reaches), not files
+// with their names, in the layouts of Debian, Alpine and distroless.
+func TestProgramFindings(t *testing.T) {
+	exe, file, link := it.Executable, it.File, it.Symlink
+	for _, tt := range []struct {
+		name    string
+		entries []it.Entry
+		want    map[Kind][]string
+	}{
+		{"debian without its shells: data files named after them are not shells", []it.Entry{
+			file("usr/share/debianutils/shells.d/bash", 10), file("usr/share/lintian/overrides/dash", 10),
+			file("usr/share/menu/bash", 10), file("etc/logrotate.d/apt", 10),
+			file("usr/share/bash-completion/completions/apt", 10), exe("usr/lib/apt/apt-helper", 10),
+			file("var/lib/dpkg/status", 10),
+		}, map[Kind][]string{PackageManager: {"/var/lib/dpkg/status"}}},
+		{"debian with gcc-12 and g++-12, versioned and triplet-prefixed", []it.Entry{
+			exe("usr/bin/x86_64-linux-gnu-gcc-12", 10), link("usr/bin/gcc-12", "x86_64-linux-gnu-gcc-12"),
+			exe("usr/bin/x86_64-linux-gnu-g++-12", 10), link("usr/bin/g++-12", "x86_64-linux-gnu-g++-12"),
+			link("usr/bin/cc", "/etc/alternatives/cc"), link("etc/alternatives/cc", "/usr/bin/gcc-12"),
+			exe("usr/bin/clang-17", 10), exe("usr/bin/dash", 10), link("bin", "usr/bin"),
+		}, map[Kind][]string{
+			Toolchain: {"/usr/bin/cc", "/usr/bin/clang-17", "/usr/bin/g++-12", "/usr/bin/gcc-12", "/usr/bin/x86_64-linux-gnu-g++-12", "/usr/bin/x86_64-linux-gnu-gcc-12"},
+			Shell:     {"/usr/bin/dash"},
+		}},
+		{"alpine: busybox and its links, apk", []it.Entry{
+			exe("bin/busybox", 10), link("bin/sh", "/bin/busybox"), link("bin/ash", "busybox"),
+			exe("sbin/apk", 10), file("lib/apk/db/installed", 10), exe("usr/bin/x86_64-alpine-linux-musl-gcc", 10),
+		}, map[Kind][]string{
+			Shell:          {"/bin/ash", "/bin/busybox", "/bin/sh"},
+			PackageManager: {"/lib/apk/db/installed", "/sbin/apk"},
+			Toolchain:      {"/usr/bin/x86_64-alpine-linux-musl-gcc"},
+		}},
+		{"distroless debug: busybox's own directory", []it.Entry{
+			exe("busybox/busybox", 10), link("busybox/sh", "busybox"), file("var/lib/dpkg/status.d/base", 10),
+		}, map[Kind][]string{Shell: {"/busybox/busybox", "/busybox/sh"}}},
+		{"not programs: not executable, dangling or looping links, directories", []it.Entry{
+			file("bin/sh", 10), link("usr/bin/bash", "/nowhere"), link("usr/bin/zsh", "ksh"), link("usr/bin/ksh", "zsh"),
+			it.Dir("usr/local/go/bin/go"),
+		}, map[Kind][]string{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := analyze(t, it.Image(t, v1.Config{User: "1"}, it.By("layer", it.Layer(t, tt.entries...))))
+			for _, k := range []Kind{Shell, PackageManager, Toolchain} {
+				var got []string
+				for _, f := range a.Of(k) {
+					got = append(got, f.Path)
+				}
+				if strings.Join(got, " ") != strings.Join(tt.want[k], " ") {
+					t.Errorf("%s: %v, want %v", k, got, tt.want[k])
+				}
+			}
+		})
+	}
+}
+
 func TestFindings(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -133,14 +189,14 @@ func TestFindings(t *testing.T) {
 		kind    Kind
 		path    string // the path found, or "" for none expected
 	}{
-		{"shell", v1.Config{User: "1"}, []it.Entry{it.File("bin/sh", 10)}, Shell, "/bin/sh"},
-		{"shell as symlink", v1.Config{User: "1"}, []it.Entry{it.File("bin/busybox", 10), it.Symlink("bin/ash", "busybox")}, Shell, "/bin/ash"},
-		{"no shell", v1.Config{User: "1"}, []it.Entry{it.File("app", 10), it.File("share/sh.txt", 1)}, Shell, ""},
+		{"shell", v1.Config{User: "1"}, []it.Entry{it.Executable("bin/sh", 10)}, Shell, "/bin/sh"},
+		{"shell as symlink", v1.Config{User: "1"}, []it.Entry{it.Executable("bin/busybox", 10), it.Symlink("bin/ash", "busybox")}, Shell, "/bin/ash"},
+		{"no shell", v1.Config{User: "1"}, []it.Entry{it.Executable("app", 10), it.File("share/sh.txt", 1)}, Shell, ""},
 		{"apk database", v1.Config{User: "1"}, []it.Entry{it.File("lib/apk/db/installed", 10)}, PackageManager, "/lib/apk/db/installed"},
-		{"apt-get", v1.Config{User: "1"}, []it.Entry{it.File("usr/bin/apt-get", 10)}, PackageManager, "/usr/bin/apt-get"},
-		{"no package manager", v1.Config{User: "1"}, []it.Entry{it.File("app", 10)}, PackageManager, ""},
-		{"go toolchain", v1.Config{User: "1"}, []it.Entry{it.File("usr/local/go/bin/go", 10)}, Toolchain, "/usr/local/go/bin/go"},
-		{"gcc", v1.Config{User: "1"}, []it.Entry{it.File("usr/bin/gcc", 10)}, Toolchain, "/usr/bin/gcc"},
+		{"apt-get", v1.Config{User: "1"}, []it.Entry{it.Executable("usr/bin/apt-get", 10)}, PackageManager, "/usr/bin/apt-get"},
+		{"no package manager", v1.Config{User: "1"}, []it.Entry{it.Executable("app", 10)}, PackageManager, ""},
+		{"go toolchain", v1.Config{User: "1"}, []it.Entry{it.Executable("usr/local/go/bin/go", 10)}, Toolchain, "/usr/local/go/bin/go"},
+		{"gcc", v1.Config{User: "1"}, []it.Entry{it.Executable("usr/bin/gcc", 10)}, Toolchain, "/usr/bin/gcc"},
 		{"a directory named go is not a toolchain", v1.Config{User: "1"}, []it.Entry{it.Dir("usr/local/go")}, Toolchain, ""},
 		{"setuid", v1.Config{User: "1"}, []it.Entry{{Name: "bin/su", Size: 10, Mode: 0o4755}}, Setuid, "/bin/su"},
 		{"setgid", v1.Config{User: "1"}, []it.Entry{{Name: "bin/wall", Size: 10, Mode: 0o2755}}, Setuid, "/bin/wall"},
@@ -148,6 +204,8 @@ func TestFindings(t *testing.T) {
 		{"world-writable file", v1.Config{User: "1"}, []it.Entry{{Name: "etc/conf", Size: 1, Mode: 0o666}}, WorldWritable, "/etc/conf"},
 		{"world-writable directory", v1.Config{User: "1"}, []it.Entry{{Name: "tmp", Dir: true, Mode: 0o1777}}, WorldWritable, "/tmp"},
 		{"symlinks are not world-writable", v1.Config{User: "1"}, []it.Entry{it.Symlink("link", "app")}, WorldWritable, ""},
+		{"devices under /dev are not world-writable: a container gets a fresh /dev", v1.Config{User: "1"}, []it.Entry{{Name: "dev/null", Char: true, Mode: 0o666}}, WorldWritable, ""},
+		{"a device elsewhere is", v1.Config{User: "1"}, []it.Entry{{Name: "opt/null", Char: true, Mode: 0o666}}, WorldWritable, "/opt/null"},
 		{"no user is root", v1.Config{}, nil, Root, ""},
 		{"root by name", v1.Config{User: "root"}, nil, Root, ""},
 		{"root by number", v1.Config{User: "0:0"}, nil, Root, ""},

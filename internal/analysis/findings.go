@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -51,17 +52,25 @@ type Finding struct {
 	Detail string
 }
 
-// Executables by base name: an image that holds one can run it.
+// A shell, package manager or toolchain is found where an image can run
+// it: an executable regular file, or a symlink that resolves to one inside
+// the image, in a directory a PATH reaches (see onPath), with a name of its
+// kind. Files that only carry such a name (Debian's
+// /usr/share/menu/bash, /etc/logrotate.d/apt, a shell's completion file)
+// are not programs.
 var (
 	shells = map[string]bool{
-		"sh": true, "bash": true, "ash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "busybox": true,
+		"sh": true, "bash": true, "rbash": true, "ash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "busybox": true,
 	}
 	packageManagers = map[string]bool{
 		"apk": true, "apt": true, "apt-get": true, "dpkg": true, "rpm": true, "yum": true, "dnf": true, "microdnf": true,
 	}
-	toolchains = map[string]bool{
-		"go": true, "gcc": true, "cc": true, "c++": true, "g++": true, "clang": true, "rustc": true, "cargo": true, "javac": true,
-	}
+	// toolchains are compilers by name, with the target triplet and the
+	// version distributions put around it: gcc, gcc-12,
+	// x86_64-linux-gnu-g++-12, x86_64-alpine-linux-musl-gcc, clang-17,
+	// go1.22.
+	toolchains = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?` +
+		`(?:go|gccgo|gcc|cc|c\+\+|g\+\+|clang|clang\+\+|rustc|cargo|javac|tcc|gfortran)(?:-?[0-9]+(?:\.[0-9]+)*)?$`)
 	// packageDatabases are the files a package manager keeps its state in:
 	// their presence means a package-managed base image.
 	packageDatabases = map[string]string{
@@ -71,6 +80,71 @@ var (
 		"/var/lib/rpm/rpmdb.sqlite": "rpm database",
 	}
 )
+
+// onPath reports whether p is in a directory a PATH reaches: one named bin
+// or sbin (/bin, /usr/local/go/bin, /usr/lib/jvm/…/bin), or /busybox, where
+// distroless debug images keep their shell.
+func onPath(p string) bool {
+	dir := path.Dir(p)
+	base := path.Base(dir)
+	return base == "bin" || base == "sbin" || dir == "/busybox"
+}
+
+// maxSymlinks bounds the links followed to resolve one path, as Linux does.
+const maxSymlinks = 40
+
+// program returns what the file at p runs, if it is a program: itself if it
+// is an executable regular file, or the executable regular file a symlink
+// resolves to inside the image. ok is false for anything else, a dangling
+// or looping link among them.
+func program(fs *fsTree, p string, e *node) (target string, ok bool) {
+	for range maxSymlinks {
+		switch e.typeflag {
+		case tar.TypeReg:
+			return p, e.mode&0o111 != 0
+		case tar.TypeSymlink:
+			next := e.linkname
+			if !path.IsAbs(next) {
+				next = path.Join(path.Dir(p), next)
+			}
+			p = path.Clean("/" + next)
+			parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+			if p == "/" {
+				parts = nil
+			}
+			if e = fs.lookup(parts); e == nil {
+				return "", false
+			}
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// programKind returns the kind of the program named base, if it is one.
+func programKind(base string) (Kind, bool) {
+	switch {
+	case shells[base]:
+		return Shell, true
+	case packageManagers[base]:
+		return PackageManager, true
+	case toolchains.MatchString(base):
+		return Toolchain, true
+	}
+	return "", false
+}
+
+// deviceNode reports whether p is a device or FIFO under /dev: a container
+// runtime mounts a fresh /dev over the image's, so their modes in the image
+// never reach a container.
+func deviceNode(p string, e *node) bool {
+	switch e.typeflag {
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return strings.HasPrefix(p, "/dev/")
+	}
+	return false
+}
 
 // findings lists, in a stable order, what the final filesystem and the
 // config hold that a production image should not.
@@ -84,15 +158,14 @@ func findings(fs *fsTree, img *Image) []Finding {
 		out = append(out, Finding{Kind: Root, Detail: fmt.Sprintf("runs as root (%s)", user)})
 	}
 	fs.walk(func(p string, e *node) {
-		executable := e.typeflag == tar.TypeReg || e.typeflag == tar.TypeSymlink
-		base := path.Base(p)
-		switch {
-		case executable && shells[base]:
-			out = append(out, Finding{Kind: Shell, Path: p})
-		case executable && packageManagers[base]:
-			out = append(out, Finding{Kind: PackageManager, Path: p})
-		case executable && toolchains[base]:
-			out = append(out, Finding{Kind: Toolchain, Path: p})
+		if kind, ok := programKind(path.Base(p)); ok && onPath(p) {
+			if target, ok := program(fs, p, e); ok {
+				f := Finding{Kind: kind, Path: p}
+				if target != p {
+					f.Detail = "→ " + target
+				}
+				out = append(out, f)
+			}
 		}
 		if what, ok := packageDatabases[p]; ok {
 			out = append(out, Finding{Kind: PackageManager, Path: p, Detail: what})
@@ -107,7 +180,7 @@ func findings(fs *fsTree, img *Image) []Finding {
 			}
 			out = append(out, Finding{Kind: Setuid, Path: p, Detail: detail})
 		}
-		if e.typeflag != tar.TypeSymlink && e.mode&0o002 != 0 {
+		if e.typeflag != tar.TypeSymlink && e.mode&0o002 != 0 && !deviceNode(p, e) {
 			detail := "file"
 			if e.typeflag == tar.TypeDir {
 				detail = "directory"

