@@ -30,7 +30,7 @@ func TestDirectoryReplacedByFile(t *testing.T) {
 func TestHardLinks(t *testing.T) {
 	img := it.Image(t, v1.Config{User: "1"},
 		it.By("busybox", it.Layer(t,
-			it.Dir("bin"), it.File("bin/busybox", 1000),
+			it.Dir("bin"), it.Executable("bin/busybox", 1000),
 			it.Entry{Name: "bin/sh", Hardlink: "bin/busybox"},
 			it.Entry{Name: "bin/ls", Hardlink: "bin/busybox"},
 			it.Entry{Name: "usr/bin/su", Size: 100, Mode: 0o4755},
