@@ -293,7 +293,9 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		for i, l := range img.Layers {
 			fmt.Fprintf(w, "| %d | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), size.Format(l.CompressedSize), known(img, fmt.Sprint(l.Files)), mdCode(truncate(l.CreatedBy, 90)))
 		}
-		fmt.Fprintf(w, "Labels: %s.\n\n", mdEscape(labels(img)))
+		// A blank line ends the table: GitHub takes a line right after one
+		// for another row.
+		fmt.Fprintf(w, "\nLabels: %s.\n\n", mdEscape(labels(img)))
 		if img.ManifestOnly {
 			fmt.Fprintln(w, "Manifest only: size, files, waste and filesystem findings not read.")
 		} else {
