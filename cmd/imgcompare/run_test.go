@@ -219,6 +219,18 @@ func TestManyImages(t *testing.T) {
 	}
 }
 
+// TestPlatformOfSingleImage: --platform is checked against a
+// single-platform image too, not ignored.
+func TestPlatformOfSingleImage(t *testing.T) {
+	path := writeTarball(t, it.Scratch(t), "amd64:1")
+	if r := imgcompare(t, nil, "--platform", "linux/arm64", path); r.code != 2 || !strings.Contains(r.stderr, "is a linux/amd64 image, not linux/arm64") {
+		t.Errorf("--platform linux/arm64 on an amd64 image: exit %d, stderr %q; want 2 naming both", r.code, r.stderr)
+	}
+	if r := imgcompare(t, nil, "--platform", "linux/amd64", path); r.code != 0 {
+		t.Errorf("--platform linux/amd64 on an amd64 image: exit %d: %s", r.code, r.stderr)
+	}
+}
+
 // TestPlatforms reads a multi-platform index, as docker buildx writes it.
 func TestPlatforms(t *testing.T) {
 	dir := it.TwoPlatforms(t, "multi")

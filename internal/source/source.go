@@ -85,12 +85,40 @@ var ErrNotFound = errors.New("no such file or directory")
 //     working directory, as the binary echo_app does after make build.
 //
 // A bare argument never reaches the network.
+//
+// A platform asked for must be the image's, single-platform images too.
 func Open(ctx context.Context, arg string, opts Options) (*Image, error) {
 	imgs, err := open(ctx, arg, opts)
 	if err != nil {
 		return nil, err
 	}
-	return imgs[0], nil
+	img := imgs[0]
+	if opts.Platform != nil {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			img.close()
+			return nil, fmt.Errorf("%s: reading the config: %w", arg, err)
+		}
+		if have := cf.Platform(); have == nil || !have.Satisfies(*opts.Platform) {
+			img.close()
+			return nil, fmt.Errorf("%s is a %s image, not %s (--platform picks from a multi-platform image)", arg, platformName(have), opts.Platform)
+		}
+	}
+	return img, nil
+}
+
+// close removes what was made to read img, if anything.
+func (img *Image) close() {
+	if img.Close != nil {
+		img.Close()
+	}
+}
+
+func platformName(p *v1.Platform) string {
+	if p == nil || p.OS == "" {
+		return "platform-less"
+	}
+	return p.String()
 }
 
 // OpenAll opens every platform of the image an argument names, as Open
