@@ -33,9 +33,9 @@ const (
 // conn is an accepted connection that tells the budget what it is doing.
 // It sees every byte net/http reads, finds where each request's headers
 // end, and so knows whether a request is in hand, complete or not, even
-// when net/http holds it in its buffer (pipelining). It also owns the read
-// deadline, to start the header timeout at the first byte of every
-// request and to interrupt a read when the connection is claimed.
+// when net/http holds it in its buffer (pipelining). It also owns the
+// socket deadlines (deadline.go): the four timeouts, and the interruption
+// of a read when the connection is claimed.
 //
 // A claimed connection is closed only by its own reading goroutine, which
 // first reads what has arrived, without waiting: a request whose bytes
