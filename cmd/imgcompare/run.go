@@ -125,12 +125,12 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		return err
 	})
 	fs.Func("max-wasted-bytes", "fail when an image wastes more than this `size`, as dive counts it", func(s string) (err error) {
-		o.rules.MaxWastedBytes, err = size.Parse(s)
+		n, err := size.ParseOrZero(s)
+		o.rules.MaxWastedBytes = &n
 		return err
 	})
 	fs.Func("max-wasted-percent", "fail when an image wastes more than this `share` of its layers above the first, as dive counts it (10% or 0.1)", func(s string) (err error) {
-		f, err := budget.ParseFraction(s, true)
-		o.rules.MaxWastedPercent = 100 * f
+		o.rules.MaxWastedShare, err = budget.ParseFraction(s, true)
 		return err
 	})
 	fs.Func("forbid", "fail when an image has any of these `findings`: "+analysis.KindNames(), func(s string) (err error) {
@@ -166,8 +166,8 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	if o.largest < 0 {
 		return nil, usageError("-largest %d: want zero or more", o.largest)
 	}
-	if o.manifestOnly && (o.rules.MaxSize > 0 || o.rules.MinReduction != 0 || o.rules.MinEfficiency > 0 || o.rules.MaxWastedBytes > 0 ||
-		o.rules.MaxWastedPercent > 0 || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
+	if o.manifestOnly && (o.rules.MaxSize > 0 || o.rules.MinReduction != 0 || o.rules.MinEfficiency != nil || o.rules.MaxWastedBytes != nil ||
+		o.rules.MaxWastedShare != nil || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
 		return nil, usageError("--manifest-only reads no layer: only --max-compressed-size and --forbid root can be checked")
 	}
 	if o.allPlatforms && o.platform != nil {

@@ -312,6 +312,11 @@ func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *was
 		}
 	}
 
+	type writtenEntry struct {
+		size  int64
+		files int
+	}
+	written := map[string]writtenEntry{}
 	digest := sha256.New()
 	stream := io.TeeReader(rc, digest)
 	tr := tar.NewReader(stream)
@@ -326,25 +331,31 @@ func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *was
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
-		l.Size += h.Size
-		if h.Typeflag == tar.TypeSymlink {
-			// Docker's overlay2 driver counts a symlink as the length of
-			// its target, as lstat does: counted the same way, Size
-			// equals docker image inspect's.
-			l.Size += int64(len(h.Linkname))
-		}
-		if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeLink) && !strings.HasPrefix(path.Base(h.Name), whiteoutPrefix) {
-			l.Files++
-		}
 		parts, err := entryPath(h.Name)
 		if err != nil {
 			return l, err
 		}
-		var removed int64
-		if len(parts) > 0 && strings.HasPrefix(parts[len(parts)-1], whiteoutPrefix) {
-			removed = fs.removedSize(parts)
+		// Docker writes a name listed twice once, the last entry winning.
+		key := strings.Join(parts, "/")
+		if prev, ok := written[key]; ok {
+			l.Size -= prev.size
+			l.Files -= prev.files
 		}
-		waste.entry(h, parts, index, removed)
+		var e writtenEntry
+		e.size = h.Size
+		if h.Typeflag == tar.TypeSymlink {
+			// Docker's overlay2 driver counts a symlink as the length of
+			// its target, as lstat does: counted the same way, Size
+			// equals docker image inspect's.
+			e.size += int64(len(h.Linkname))
+		}
+		if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeLink) && !strings.HasPrefix(path.Base(h.Name), whiteoutPrefix) {
+			e.files = 1
+		}
+		written[key] = e
+		l.Size += e.size
+		l.Files += e.files
+		waste.entry(h)
 		in, err := fs.applyEntry(h, parts, index)
 		if err != nil {
 			return l, err

@@ -190,32 +190,6 @@ func (t *fsTree) lookup(parts []string) *node {
 	return n
 }
 
-// removedSize is what a whiteout at parts removes, as dive counts it: the
-// sizes of everything under a directory, 0 for anything else.
-func (t *fsTree) removedSize(parts []string) int64 {
-	if len(parts) == 0 {
-		return 0
-	}
-	dir := t.lookup(parts[:len(parts)-1])
-	if dir == nil || !dir.isDir() {
-		return 0
-	}
-	target, ok := strings.CutPrefix(parts[len(parts)-1], whiteoutPrefix)
-	n := dir.children[target]
-	if !ok || n == nil || !n.isDir() {
-		return 0
-	}
-	var sum func(n *node) int64
-	sum = func(n *node) int64 {
-		total := n.own
-		for _, c := range n.children {
-			total += sum(c)
-		}
-		return total
-	}
-	return sum(n)
-}
-
 // hideBelow removes what layers below layer put under n, keeping what
 // layer itself put there.
 func (n *node) hideBelow(layer int) {

@@ -6,7 +6,8 @@ package budget
 import (
 	"errors"
 	"fmt"
-	"math"
+	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -20,11 +21,12 @@ type Rules struct {
 	MaxCompressedSize int64
 	MinReduction      float64 // percent, against the first image
 	Forbid            []analysis.Kind
-	// dive's rules: lowestEfficiency, highestWastedBytes and
-	// highestUserWastedPercent.
-	MinEfficiency    float64 // a fraction, as dive gives it
-	MaxWastedBytes   int64
-	MaxWastedPercent float64 // percent of the bytes above the first layer
+	// dive's rules, lowestEfficiency, highestWastedBytes and
+	// highestUserWastedPercent, nil when not set. They compare exactly
+	// (0 is a limit: no waste at all), where dive compares floats.
+	MinEfficiency  *big.Rat // a fraction
+	MaxWastedBytes *int64
+	MaxWastedShare *big.Rat // a fraction of the bytes above the first layer
 }
 
 // Violation is one rule one image breaks.
@@ -67,17 +69,22 @@ func Check(images []*analysis.Image, r Rules) []Violation {
 					fmt.Sprintf("%.2f%% smaller than %s, want at least %g%%", got, images[0].Name, r.MinReduction)})
 			}
 		}
-		if r.MinEfficiency > 0 && img.Waste.Efficiency < r.MinEfficiency {
+		w := img.Waste
+		if r.MinEfficiency != nil && ratio(w.Minimums, w.Cumulative, 1).Cmp(r.MinEfficiency) < 0 {
 			out = append(out, Violation{img.Name, "min-efficiency",
-				fmt.Sprintf("efficiency %.4g%% is below %.4g%%", 100*img.Waste.Efficiency, 100*r.MinEfficiency)})
+				fmt.Sprintf("efficiency %.4g%% is below %s", 100*w.Efficiency, percent(r.MinEfficiency))})
 		}
-		if r.MaxWastedBytes > 0 && img.Waste.WastedBytes > r.MaxWastedBytes {
+		if r.MaxWastedBytes != nil && w.WastedBytes > *r.MaxWastedBytes {
 			out = append(out, Violation{img.Name, "max-wasted-bytes",
-				fmt.Sprintf("wasted %s exceeds %s", size.Exact(img.Waste.WastedBytes), size.Exact(r.MaxWastedBytes))})
+				fmt.Sprintf("wasted %s exceeds %s", size.Exact(w.WastedBytes), size.Exact(*r.MaxWastedBytes))})
 		}
-		if r.MaxWastedPercent > 0 && img.Waste.UserWastedPercent > r.MaxWastedPercent {
+		if r.MaxWastedShare != nil && w.WastedBytes > 0 && (w.UserSize == 0 || ratio(w.WastedBytes, w.UserSize, 0).Cmp(r.MaxWastedShare) > 0) {
+			got := fmt.Sprintf("%.4g%%", w.UserWastedPercent)
+			if w.UserSize == 0 {
+				got = fmt.Sprintf("%s, but the layers above the first hold no bytes", size.Exact(w.WastedBytes))
+			}
 			out = append(out, Violation{img.Name, "max-wasted-percent",
-				fmt.Sprintf("wasted %.4g%% of the layers above the first exceeds %.4g%%", img.Waste.UserWastedPercent, r.MaxWastedPercent)})
+				fmt.Sprintf("wasted %s of the layers above the first exceeds %s", got, percent(r.MaxWastedShare))})
 		}
 		for _, k := range r.Forbid {
 			found := img.Of(k)
@@ -117,19 +124,38 @@ func ParsePercent(s string) (float64, error) {
 }
 
 // ParseFraction parses a share as a percentage (90%) or, as dive takes
-// it, a fraction (0.9), and returns the fraction. Above 100% is refused
-// unless overOne allows it (waste can exceed what the layers hold).
-func ParseFraction(s string, overOne bool) (float64, error) {
+// it, a fraction (0.9), exactly, and returns the fraction. Zero is a
+// share; above 100% is refused unless overOne allows it (waste can exceed
+// what the layers hold).
+func ParseFraction(s string, overOne bool) (*big.Rat, error) {
 	t := strings.TrimSpace(s)
-	percent := strings.HasSuffix(t, "%")
-	n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
-	if percent {
-		n /= 100
+	num, percent := strings.CutSuffix(t, "%")
+	num = strings.TrimSpace(num)
+	r, ok := new(big.Rat).SetString(num)
+	if ok && decimal.MatchString(num) && percent {
+		r.Quo(r, big.NewRat(100, 1))
 	}
-	if err != nil || n <= 0 || n > 1 && !(overOne && percent) || math.IsInf(n, 0) {
-		return 0, fmt.Errorf("invalid share %q: want a percentage such as 90%% or a fraction such as 0.9", s)
+	if !ok || !decimal.MatchString(num) || r.Cmp(big.NewRat(1, 1)) > 0 && !(overOne && percent) {
+		return nil, fmt.Errorf("invalid share %q: want a percentage such as 90%% or a fraction such as 0.9", s)
 	}
-	return n, nil
+	return r, nil
+}
+
+// decimal is a number without sign, exponent or slash.
+var decimal = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
+
+// ratio is a/b, or ifZero when b is 0.
+func ratio(a, b int64, ifZero int64) *big.Rat {
+	if b == 0 {
+		return big.NewRat(ifZero, 1)
+	}
+	return big.NewRat(a, b)
+}
+
+// percent prints a fraction as a percentage, exactly when it is short.
+func percent(r *big.Rat) string {
+	p := new(big.Rat).Mul(r, big.NewRat(100, 1))
+	return strings.TrimSuffix(strings.TrimRight(p.FloatString(6), "0"), ".") + "%"
 }
 
 // ParseForbid parses a comma-separated list of finding kinds.

@@ -2,6 +2,8 @@ package budget
 
 import (
 	"context"
+	"math"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -97,20 +99,75 @@ func TestCheck(t *testing.T) {
 }
 
 func TestParseFraction(t *testing.T) {
-	for in, want := range map[string]float64{"90%": 0.9, "0.9": 0.9, "1": 1, " 5 % ": 0.05} {
-		if got, err := ParseFraction(in, false); err != nil || got != want {
+	for in, want := range map[string]string{"90%": "9/10", "0.9": "9/10", "1": "1", " 5 % ": "1/20", "0": "0", "0%": "0", "28.7%": "287/1000", ".5": "1/2"} {
+		if got, err := ParseFraction(in, false); err != nil || got.RatString() != want {
 			t.Errorf("ParseFraction(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	if got, err := ParseFraction("250%", true); err != nil || got != 2.5 {
+	if got, err := ParseFraction("250%", true); err != nil || got.RatString() != "5/2" {
 		t.Errorf("ParseFraction(250%%, over one) = %v, %v", got, err)
 	}
-	for _, in := range []string{"", "0", "-1%", "150%", "2", "x", "Inf%"} {
+	for _, in := range []string{"", "-1%", "150%", "2", "x", "Inf%", "1/3", "1e-2", "+0.5", "%"} {
 		if _, err := ParseFraction(in, false); err == nil {
 			t.Errorf("ParseFraction(%q): no error", in)
 		}
 	}
 	if _, err := ParseFraction("2", true); err == nil {
 		t.Error("a fraction over 1 was taken")
+	}
+}
+
+// TestDiveRules checks dive's three rules on exact figures: a share equal
+// to the limit passes (29,000 of 100,000 bytes under 29%, which a float
+// multiply puts above it), a limit of 0 means none at all, and waste in
+// layers that hold no bytes above the first breaks any share, as dive's
+// infinite percentage does.
+func TestDiveRules(t *testing.T) {
+	share := func(s string) *big.Rat {
+		r, err := ParseFraction(s, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	bytes := func(n int64) *int64 { return &n }
+	img := func(w analysis.Waste) []*analysis.Image {
+		return []*analysis.Image{{Name: "img", Waste: w}}
+	}
+	exact := analysis.Waste{WastedBytes: 29_000, UserSize: 100_000, UserWastedPercent: 29.000000000000004, Minimums: 71, Cumulative: 100, Efficiency: 0.71}
+	none := analysis.Waste{Efficiency: 1}
+	cleanup := analysis.Waste{WastedBytes: 5_000, UserWastedPercent: math.Inf(1), Minimums: 5_000, Cumulative: 10_000, Efficiency: 0.5}
+	tests := []struct {
+		name  string
+		waste analysis.Waste
+		rules Rules
+		want  string // the rule broken, "" for none
+	}{
+		{"29% of 100,000 is 29,000", exact, Rules{MaxWastedShare: share("29%")}, ""},
+		{"as a fraction too", exact, Rules{MaxWastedShare: share("0.29")}, ""},
+		{"one byte less", exact, Rules{MaxWastedShare: share("28.999%")}, "max-wasted-percent"},
+		{"efficiency at its limit", exact, Rules{MinEfficiency: share("71%")}, ""},
+		{"efficiency under it", exact, Rules{MinEfficiency: share("0.7101")}, "min-efficiency"},
+		{"no waste allowed, none", none, Rules{MaxWastedBytes: bytes(0), MaxWastedShare: share("0")}, ""},
+		{"no waste allowed, bytes", exact, Rules{MaxWastedBytes: bytes(0)}, "max-wasted-bytes"},
+		{"no waste allowed, share", exact, Rules{MaxWastedShare: share("0%")}, "max-wasted-percent"},
+		{"efficiency 0 passes", exact, Rules{MinEfficiency: share("0")}, ""},
+		{"a cleanup-only top layer", cleanup, Rules{MaxWastedShare: share("1000%")}, "max-wasted-percent"},
+		{"its bytes", cleanup, Rules{MaxWastedBytes: bytes(5_000)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Check(img(tt.waste), tt.rules)
+			switch {
+			case tt.want == "" && len(got) > 0:
+				t.Errorf("violations %v, want none", got)
+			case tt.want != "" && (len(got) != 1 || got[0].Rule != tt.want):
+				t.Errorf("violations %v, want one of --%s", got, tt.want)
+			}
+		})
+	}
+	v := Check(img(cleanup), Rules{MaxWastedShare: share("10%")})
+	if len(v) != 1 || !strings.Contains(v[0].Message, "hold no bytes") {
+		t.Errorf("cleanup-only layers: %v", v)
 	}
 }

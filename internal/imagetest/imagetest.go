@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 
@@ -38,8 +39,8 @@ func Executable(name string, size int64) Entry { return Entry{Name: name, Size: 
 func Dir(name string) Entry                    { return Entry{Name: name, Dir: true} }
 func Symlink(name, target string) Entry        { return Entry{Name: name, Symlink: target} }
 
-// Whiteout deletes name from the layers below.
-func Whiteout(dir, name string) Entry { return File(dir+"/.wh."+name, 0) }
+// Whiteout deletes name from the layers below; dir "" is the root.
+func Whiteout(dir, name string) Entry { return File(path.Join(dir, ".wh."+name), 0) }
 
 // Opaque hides everything the layers below put in dir.
 func Opaque(dir string) Entry { return File(dir+"/.wh..wh..opq", 0) }
@@ -321,4 +322,53 @@ func TwoPlatforms(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// Stack is a named stack of layers, bottom first.
+type Stack struct {
+	Name   string
+	Layers [][]Entry
+}
+
+// WasteEdges are layer stacks on which dive's waste figures differ from a
+// plain reading of the layers.
+func WasteEdges() []Stack {
+	return []Stack{
+		{"a top layer that only deletes", [][]Entry{
+			{File("f", 100_000), File("g", 5_000)},
+			{Whiteout("", "f")},
+		}},
+		{"a whiteout of nothing stops its layer", [][]Entry{
+			{File("b", 1_000), File("c", 2_000)},
+			{Whiteout("", "n"), File("b", 500), File("c", 700)},
+		}},
+		{"inside a symlinked directory", [][]Entry{
+			{Dir("run"), File("run/x", 3_000), Dir("var"), Symlink("var/run", "/run"), File("var/z", 10)},
+			{Whiteout("var/run", "x"), File("var/z", 20)},
+		}},
+		{"an opaque directory removed", [][]Entry{
+			{Dir("d"), File("d/x", 30_000)},
+			{Dir("d"), Opaque("d")},
+			{Whiteout("", "d")},
+		}},
+		{"a directory only implied", [][]Entry{
+			{Dir("d"), File("d/x", 5_000)},
+			{File("d/y", 100)},
+			{Whiteout("", "d"), File("d", 0)},
+		}},
+		{"a directory, a file, a directory", [][]Entry{
+			{Dir("d"), File("d/x", 30_000)},
+			{File("d", 400)},
+			{Dir("d")},
+			{Whiteout("", "d")},
+		}},
+		{"a name listed twice", [][]Entry{
+			{File("f", 1_000)},
+			{File("f", 3_000), File("f", 4_000)},
+		}},
+		{"29% exactly", [][]Entry{
+			{File("f", 14_500)},
+			{File("f", 14_500), File("g", 85_500)},
+		}},
+	}
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"math"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
 	"github.com/rastringer/docker_multistage/internal/budget"
@@ -49,7 +50,7 @@ type jsonWaste struct {
 	Efficiency        float64          `json:"efficiency"`
 	WastedBytes       int64            `json:"wasted_bytes"`
 	UserSize          int64            `json:"user_size"`
-	UserWastedPercent float64          `json:"user_wasted_percent"`
+	UserWastedPercent *float64         `json:"user_wasted_percent"` // null when infinite: waste, and no bytes above the first layer
 	Paths             []jsonWastedPath `json:"wasted_paths"`
 }
 
@@ -162,7 +163,10 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			// Nothing but the manifest and config was read.
 			j.Size.Uncompressed, j.Files = nil, nil
 		} else {
-			j.Waste = &jsonWaste{img.Waste.Efficiency, img.Waste.WastedBytes, img.Waste.UserSize, img.Waste.UserWastedPercent, []jsonWastedPath{}}
+			j.Waste = &jsonWaste{img.Waste.Efficiency, img.Waste.WastedBytes, img.Waste.UserSize, nil, []jsonWastedPath{}}
+			if p := img.Waste.UserWastedPercent; !math.IsInf(p, 0) {
+				j.Waste.UserWastedPercent = &p
+			}
 			for _, p := range img.Waste.Paths {
 				j.Waste.Paths = append(j.Waste.Paths, jsonWastedPath(p))
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -88,6 +89,14 @@ func efficiency(img *analysis.Image) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f%%", 100*img.Waste.Efficiency)
+}
+
+// wastedShare says what share of the layers above the first is wasted.
+func wastedShare(img *analysis.Image) string {
+	if math.IsInf(img.Waste.UserWastedPercent, 0) {
+		return "though the layers above the first hold no bytes"
+	}
+	return fmt.Sprintf("%.2f%% of the layers above the first", img.Waste.UserWastedPercent)
 }
 
 // known shows a figure that reading the layers gives, or "-" when only the
@@ -172,8 +181,8 @@ func Table(w io.Writer, images []*analysis.Image) error {
 			fmt.Fprintf(w, "  manifest only: compressed %s (%s); size, files, waste and filesystem findings not read\n", size.Exact(img.CompressedSize), compression(img))
 		} else {
 			fmt.Fprintf(w, "  size %s, compressed %s (%s)\n", size.Exact(img.Size), size.Exact(img.CompressedSize), compression(img))
-			fmt.Fprintf(w, "  efficiency %s, wasted %s, %.2f%% of the layers above the first\n",
-				efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
+			fmt.Fprintf(w, "  efficiency %s, wasted %s, %s\n",
+				efficiency(img), size.Exact(img.Waste.WastedBytes), wastedShare(img))
 		}
 		fmt.Fprintf(w, "  user %s, command %q, ports %s, healthcheck %s\n",
 			user(img), command(img), orNone(strings.Join(img.Ports, " ")), orNone(strings.Join(img.Healthcheck, " ")))
@@ -299,8 +308,8 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		if img.ManifestOnly {
 			fmt.Fprintln(w, "Manifest only: size, files, waste and filesystem findings not read.")
 		} else {
-			fmt.Fprintf(w, "Efficiency %s, wasted %s (%.2f%% of the layers above the first).\n",
-				efficiency(img), size.Exact(img.Waste.WastedBytes), img.Waste.UserWastedPercent)
+			fmt.Fprintf(w, "Efficiency %s, wasted %s (%s).\n",
+				efficiency(img), size.Exact(img.Waste.WastedBytes), wastedShare(img))
 		}
 		if len(img.Waste.Paths) > 0 {
 			fmt.Fprintln(w)

@@ -48,7 +48,12 @@ var units = []struct {
 }
 
 // Parse parses a size such as 8MB, 6.5MiB, 512kB or 1048576.
-func Parse(s string) (int64, error) {
+func Parse(s string) (int64, error) { return parse(s, false) }
+
+// ParseOrZero is Parse that takes 0 too (0, 0B), for a limit of nothing.
+func ParseOrZero(s string) (int64, error) { return parse(s, true) }
+
+func parse(s string, zero bool) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
 	factor := 1.0
 	for _, u := range units {
@@ -58,7 +63,7 @@ func Parse(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n <= 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+	if err != nil || n < 0 || n == 0 && !zero || math.IsInf(n, 0) || math.IsNaN(n) {
 		return 0, fmt.Errorf("invalid size %q: want a positive number with a unit such as 8MB or 6.5MiB", s)
 	}
 	bytes := n * factor
