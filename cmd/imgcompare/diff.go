@@ -34,9 +34,9 @@ Flags:
 const diffStatus = 1
 
 // runDiff is imgcompare diff.
-func runDiff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runDiff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, tempDir string) error {
 	var ig diff.Ignore
-	o := &options{format: "table", largest: 20}
+	o := &options{format: "table", largest: 20, tempDir: tempDir}
 	fs := flag.NewFlagSet("imgcompare diff", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.format, "o", o.format, "output `format`: "+strings.Join(report.DiffFormats, ", "))

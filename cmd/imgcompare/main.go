@@ -19,10 +19,29 @@ import (
 	"syscall"
 )
 
+// interrupted is the cause of a run cancelled by a signal.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.sig.String() }
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr); err != nil {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	// The first SIGINT or SIGTERM cancels the run, which removes its
+	// temporary files and exits 128+signal, as a shell reports a process
+	// the signal killed. Later ones are ignored while it does.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		cancel(interrupted{sig.(syscall.Signal)})
+	}()
+	err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	var sig interrupted
+	if errors.As(context.Cause(ctx), &sig) {
+		fmt.Fprintf(os.Stderr, "imgcompare: %v\n", sig)
+		os.Exit(128 + int(sig.sig))
+	}
+	if err != nil {
 		var exit *exitError
 		if errors.As(err, &exit) {
 			if exit.err != nil {

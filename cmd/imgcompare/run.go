@@ -92,6 +92,7 @@ type options struct {
 	allPlatforms bool
 	rules        budget.Rules
 	images       []string
+	tempDir      string // for the sources' temporary copies
 }
 
 func parseOptions(args []string, stdout io.Writer) (*options, error) {
@@ -200,9 +201,18 @@ func contains(list []string, s string) bool {
 // run is imgcompare: it reads every image first, so that an error leaves
 // nothing half-printed on stdout, then prints the report and checks the
 // budget.
+//
+// Temporary copies go into one directory that run removes before it
+// returns, whatever the outcome: reads stop when ctx is cancelled (a
+// signal), so run returns promptly then too.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	scratch, err := os.MkdirTemp("", "imgcompare-*")
+	if err != nil {
+		return &exitError{exitUsage, fmt.Errorf("making a temporary directory: %w", err)}
+	}
+	defer os.RemoveAll(scratch)
 	if len(args) > 1 && args[1] == "diff" {
-		return runDiff(ctx, args[2:], stdin, stdout, stderr)
+		return runDiff(ctx, args[2:], stdin, stdout, stderr, scratch)
 	}
 	o, err := parseOptions(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -211,6 +221,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	o.tempDir = scratch
 
 	images := make([]*analysis.Image, 0, len(o.images))
 	for _, arg := range o.images {
@@ -222,7 +233,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			images = append(images, img)
 			continue
 		}
-		all, err := source.OpenAll(ctx, arg, source.Options{Stdin: stdin, Insecure: o.insecure})
+		all, err := source.OpenAll(ctx, arg, source.Options{Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir})
 		if err != nil {
 			return &exitError{exitUsage, err}
 		}
@@ -257,7 +268,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // receives every path of the image's filesystem with its content digest,
 // for a diff.
 func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, o *options, files map[string]analysis.FileInfo) (*analysis.Image, error) {
-	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin, Insecure: o.insecure})
+	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir})
 	if err != nil {
 		return nil, err
 	}

@@ -93,25 +93,36 @@ func parse(t *testing.T, out string) jsonDoc {
 	return doc
 }
 
+// sources writes img as a docker save tarball, gzipped too, an OCI layout
+// and an OCI archive.
+type sources struct {
+	saved, gzipped, layout, archive string
+	savedBytes, archiveBytes        []byte
+}
+
+func writeSources(t *testing.T, img v1.Image) sources {
+	t.Helper()
+	dir := t.TempDir()
+	s := sources{saved: filepath.Join(dir, "saved.tar"), gzipped: filepath.Join(dir, "saved.tar.gz"), archive: filepath.Join(dir, "oci.tar")}
+	it.DockerSave(t, s.saved, []string{"example.com/scratch:1"}, img)
+	var err error
+	if s.savedBytes, err = os.ReadFile(s.saved); err != nil {
+		t.Fatal(err)
+	}
+	writeGzip(t, s.gzipped, s.savedBytes)
+	s.layout = writeLayout(t, img)
+	it.TarDir(t, s.layout, s.archive)
+	if s.archiveBytes, err = os.ReadFile(s.archive); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestSources(t *testing.T) {
 	img := it.Scratch(t)
-	dir := t.TempDir()
-	saved := filepath.Join(dir, "saved.tar")
-	it.DockerSave(t, saved, []string{"example.com/scratch:1"}, img)
-	savedBytes, err := os.ReadFile(saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gzipped := filepath.Join(dir, "saved.tar.gz")
-	writeGzip(t, gzipped, savedBytes)
+	src := writeSources(t, img)
+	saved, savedBytes, gzipped, layoutDir, archive, archiveBytes := src.saved, src.savedBytes, src.gzipped, src.layout, src.archive, src.archiveBytes
 	kaniko := writeTarball(t, img, "example.com/scratch:1") // layers stored gzipped
-	layoutDir := writeLayout(t, img)
-	archive := filepath.Join(dir, "oci.tar")
-	it.TarDir(t, layoutDir, archive)
-	archiveBytes, err := os.ReadFile(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	for _, c := range []struct {
 		args        []string

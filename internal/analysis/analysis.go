@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/rastringer/docker_multistage/internal/ctxio"
 )
 
 // Image is what Analyze learns about one image.
@@ -160,7 +162,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(layers))
 		}
-		l, err := readLayer(layer, config.RootFS.DiffIDs[i], i, fs, waste, opts)
+		l, err := readLayer(ctx, layer, config.RootFS.DiffIDs[i], i, fs, waste, opts)
 		if err != nil {
 			return nil, layerError(config.RootFS.DiffIDs, i, err)
 		}
@@ -297,7 +299,7 @@ func layerHistory(history []v1.History, layers int) []string {
 // readLayer streams one layer: it sums its file sizes, applies its entries
 // and whiteouts to fs, and checks that the stream is the one the config
 // names (its diff_id), as Docker does before it uses a layer.
-func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, opts Options) (Layer, error) {
+func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, opts Options) (Layer, error) {
 	l := Layer{DiffID: diffID.String()}
 
 	rc, err := layer.Uncompressed()
@@ -318,7 +320,7 @@ func readLayer(layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *was
 	}
 	written := map[string]writtenEntry{}
 	digest := sha256.New()
-	stream := io.TeeReader(rc, digest)
+	stream := io.TeeReader(ctxio.Reader(ctx, rc), digest)
 	tr := tar.NewReader(stream)
 	for {
 		h, err := tr.Next()

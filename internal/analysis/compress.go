@@ -13,6 +13,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	kflate "github.com/klauspost/compress/flate"
+
+	"github.com/rastringer/docker_multistage/internal/ctxio"
 )
 
 // Compression says how CompressedSize was obtained.
@@ -49,19 +51,6 @@ type countingWriter struct{ n int64 }
 func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
 	return len(p), nil
-}
-
-// contextReader stops a copy once its context is done.
-type contextReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c contextReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // compressAll measures the compressed size of every layer, exactly or by
@@ -113,7 +102,7 @@ func gzipSize(ctx context.Context, layer v1.Layer) (int64, error) {
 		return 0, err
 	}
 	defer rc.Close()
-	return gzipStream(contextReader{ctx, rc})
+	return gzipStream(ctxio.Reader(ctx, rc))
 }
 
 func gzipStream(r io.Reader) (int64, error) {
@@ -223,7 +212,7 @@ func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int6
 		return 0, false, err
 	}
 	defer rc.Close()
-	r := contextReader{ctx, rc}
+	r := ctxio.Reader(ctx, rc)
 	if length <= exactLimit {
 		n, err := gzipStream(r)
 		return n, false, err

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/rastringer/docker_multistage/internal/ctxio"
 )
 
 var (
@@ -26,8 +29,8 @@ var (
 
 // archiveKind tells a docker save tarball (manifest.json) from an OCI
 // archive (index.json and oci-layout) by the names it holds.
-func archiveKind(file string) (string, error) {
-	f, err := os.Open(file)
+func archiveKind(open tarball.Opener) (string, error) {
+	f, err := open()
 	if err != nil {
 		return "", err
 	}
@@ -56,16 +59,15 @@ func archiveKind(file string) (string, error) {
 // openArchive reads a docker save tarball. The layers are stored
 // compressed when the tarball holds them so (kaniko and crane write gzipped
 // layers; docker save does not).
-func openArchive(file, ref string) (*Image, error) {
-	img, stored, err := openArchiveImage(file, ref)
+func openArchive(open tarball.Opener, ref string) (*Image, error) {
+	img, stored, err := openArchiveImage(open, ref)
 	if err != nil {
 		return nil, err
 	}
 	return &Image{Image: img, Transport: Archive, StoredSizes: stored, Close: noop}, nil
 }
 
-func openArchiveImage(file, ref string) (_ v1.Image, stored bool, _ error) {
-	opener := func() (io.ReadCloser, error) { return os.Open(file) }
+func openArchiveImage(opener tarball.Opener, ref string) (_ v1.Image, stored bool, _ error) {
 	manifest, err := tarball.LoadManifest(opener)
 	if err != nil {
 		return nil, false, err
@@ -82,7 +84,7 @@ func openArchiveImage(file, ref string) (_ v1.Image, stored bool, _ error) {
 		return nil, false, err
 	}
 	if len(manifest[i].Layers) > 0 {
-		stored, err = layerCompressed(file, manifest[i].Layers[0])
+		stored, err = layerCompressed(opener, manifest[i].Layers[0])
 		if err != nil {
 			return nil, false, err
 		}
@@ -209,8 +211,8 @@ func rewriteManifest(src io.Reader, dst io.Writer, manifest []byte) error {
 
 // layerCompressed reports whether the layer file in the tarball is
 // compressed, as go-containerregistry decides it: by the first layer.
-func layerCompressed(file, layer string) (bool, error) {
-	f, err := os.Open(file)
+func layerCompressed(open tarball.Opener, layer string) (bool, error) {
+	f, err := open()
 	if err != nil {
 		return false, err
 	}
@@ -246,21 +248,33 @@ func startsWith(file string, magic []byte) (bool, error) {
 	return bytes.Equal(head[:n], magic), nil
 }
 
-// gunzip writes the decompressed file to a temporary file.
-func gunzip(file string) (string, error) {
-	f, err := os.Open(file)
+// fileOpener opens file, decompressing it on the way when it is gzipped
+// (docker save | gzip): a compressed archive is read again from its
+// start each time, never decompressed to disk.
+func fileOpener(ctx context.Context, file string) (tarball.Opener, error) {
+	compressed, err := startsWith(file, gzipMagic)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return "", err
-	}
-	defer zr.Close()
-	out, err := spool(zr)
-	if err != nil {
-		return "", fmt.Errorf("decompressing: %w", err)
-	}
-	return out, nil
+	return func() (io.ReadCloser, error) {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		if !compressed {
+			// A plain file stays seekable, for tar to skip entries.
+			return f, nil
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("decompressing %s: %w", file, err)
+		}
+		return readCloser{ctxio.Reader(ctx, zr), f}, nil
+	}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }

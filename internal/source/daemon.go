@@ -16,7 +16,7 @@ import (
 // history included, where the engine's inspect and history APIs would only
 // approximate it, and each layer can then be read on its own without
 // holding the image in memory. The engine keeps layers uncompressed.
-func openDaemon(ctx context.Context, ref string) (*Image, error) {
+func openDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 	parsed, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("%q is neither a file, a directory nor an image reference: %w", ref, err)
@@ -27,7 +27,7 @@ func openDaemon(ctx context.Context, ref string) (*Image, error) {
 	if tag, ok := parsed.(name.Tag); ok && !strings.HasSuffix(ref, ":"+tag.TagStr()) {
 		exact = ref + ":" + tag.TagStr()
 	}
-	path, err := dockerSave(ctx, exact)
+	path, err := dockerSave(ctx, exact, opts.TempDir)
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s from the Docker engine: %w", ref, err)
 	}
@@ -39,7 +39,7 @@ func openDaemon(ctx context.Context, ref string) (*Image, error) {
 	return &Image{Image: img, Transport: Daemon, Close: func() { os.Remove(path) }}, nil
 }
 
-func dockerSave(ctx context.Context, ref string) (string, error) {
+func dockerSave(ctx context.Context, ref, dir string) (string, error) {
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return "", err
@@ -53,5 +53,5 @@ func dockerSave(ctx context.Context, ref string) (string, error) {
 		return "", err
 	}
 	defer rc.Close()
-	return spool(rc)
+	return spool(ctx, rc, dir)
 }

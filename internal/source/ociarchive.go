@@ -2,6 +2,7 @@ package source
 
 import (
 	"archive/tar"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"regexp"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/rastringer/docker_multistage/internal/ctxio"
 )
 
 // layoutFile matches the names an OCI layout is made of; an archive's
@@ -19,14 +23,14 @@ var layoutFile = regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[a
 // openOCIArchive reads a tar of an OCI image layout, as docker buildx
 // build --output type=oci, skopeo copy oci-archive: and podman save
 // --format oci-archive write it, through a copy of the layout in a
-// temporary directory.
-func openOCIArchive(file, ref string, opts Options) ([]*Image, error) {
-	dir, err := os.MkdirTemp("", "imgcompare-oci-*")
+// temporary directory (under opts.TempDir).
+func openOCIArchive(ctx context.Context, open tarball.Opener, ref string, opts Options) ([]*Image, error) {
+	dir, err := os.MkdirTemp(opts.TempDir, "imgcompare-oci-*")
 	if err != nil {
 		return nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	if err := extractLayout(file, dir); err != nil {
+	if err := extractLayout(ctx, open, dir); err != nil {
 		cleanup()
 		return nil, err
 	}
@@ -43,13 +47,13 @@ func openOCIArchive(file, ref string, opts Options) ([]*Image, error) {
 	return afterLast(imgs, cleanup), nil
 }
 
-func extractLayout(file, dir string) error {
-	f, err := os.Open(file)
+func extractLayout(ctx context.Context, open tarball.Opener, dir string) error {
+	f, err := open()
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
+	tr := tar.NewReader(ctxio.Reader(ctx, f))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {

@@ -28,6 +28,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/rastringer/docker_multistage/internal/ctxio"
 )
 
 // Image is an opened image.
@@ -64,6 +66,11 @@ type Options struct {
 	// Insecure allows plain HTTP to a registry that is not on this
 	// machine.
 	Insecure bool
+	// TempDir receives the temporary copies some sources need (stdin, the
+	// engine's export, an OCI archive's layout); "" is the system's. The
+	// caller that owns it removes it: each Image's Close frees its copy
+	// sooner, but an interrupted program may never call it.
+	TempDir string
 
 	every bool // OpenAll: every platform
 }
@@ -147,21 +154,21 @@ func open(ctx context.Context, arg string, opts Options) ([]*Image, error) {
 			}
 			return openRemote(ctx, ref, opts)
 		case Daemon:
-			return one(openDaemon(ctx, rest))
+			return one(openDaemon(ctx, rest, opts))
 		case Archive, OCIArchive, OCILayout:
 			path, ref, _ := splitRef(rest)
-			return openPath(transport, path, ref, opts)
+			return openPath(ctx, transport, path, ref, opts)
 		}
 	}
 	if arg == "-" {
 		if opts.Stdin == nil {
 			return nil, errors.New("no stdin to read")
 		}
-		path, err := spool(opts.Stdin)
+		path, err := spool(ctx, opts.Stdin, opts.TempDir)
 		if err != nil {
 			return nil, fmt.Errorf("reading stdin: %w", err)
 		}
-		imgs, err := openFile("", path, "", opts)
+		imgs, err := openFile(ctx, "", path, "", opts)
 		if err != nil {
 			os.Remove(path)
 			return nil, fmt.Errorf("reading stdin: %w", err)
@@ -169,17 +176,17 @@ func open(ctx context.Context, arg string, opts Options) ([]*Image, error) {
 		return afterLast(imgs, func() { os.Remove(path) }), nil
 	}
 	if info, err := os.Stat(arg); err == nil && namesPath(arg, info) {
-		return openPath("", arg, "", opts)
+		return openPath(ctx, "", arg, "", opts)
 	}
 	if path, ref, ok := splitRef(arg); ok && ref != "" {
 		if info, err := os.Stat(path); err == nil && namesPath(path, info) {
-			return openPath("", path, ref, opts)
+			return openPath(ctx, "", path, ref, opts)
 		}
 	}
 	if readsAsPath(arg) {
 		return nil, fmt.Errorf("%s: %w", arg, ErrNotFound)
 	}
-	img, err := openDaemon(ctx, arg)
+	img, err := openDaemon(ctx, arg, opts)
 	if err != nil && strings.Contains(arg, "/") {
 		// A name with a slash may have been meant as a file.
 		return nil, fmt.Errorf("%s: %w, and %w", arg, ErrNotFound, err)
@@ -249,7 +256,7 @@ func readsAsPath(arg string) bool {
 
 // openPath opens a file or directory, with the transport the argument
 // named, or the one its content shows.
-func openPath(transport, path, ref string, opts Options) ([]*Image, error) {
+func openPath(ctx context.Context, transport, path, ref string, opts Options) ([]*Image, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -270,56 +277,46 @@ func openPath(transport, path, ref string, opts Options) ([]*Image, error) {
 	case info.IsDir():
 		return nil, fmt.Errorf("%s is a directory, not a %s", path, transport)
 	}
-	return openFile(transport, path, ref, opts)
+	return openFile(ctx, transport, path, ref, opts)
 }
 
 // openFile opens an archive, as its transport says or as its content
 // shows: a docker save tarball has manifest.json, an OCI archive has
-// index.json and oci-layout.
-func openFile(transport, path, ref string, opts Options) ([]*Image, error) {
-	// A whole archive compressed with gzip (docker save | gzip) is read
-	// from a decompressed copy.
-	if compressed, err := startsWith(path, gzipMagic); err != nil {
+// index.json and oci-layout. A whole archive compressed with gzip (docker
+// save | gzip) is decompressed as it is read.
+func openFile(ctx context.Context, transport, path, ref string, opts Options) ([]*Image, error) {
+	open, err := fileOpener(ctx, path)
+	if err != nil {
 		return nil, err
-	} else if compressed {
-		plain, err := gunzip(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		imgs, err := openFile(transport, plain, ref, opts)
-		if err != nil {
-			os.Remove(plain)
-			return nil, err
-		}
-		return afterLast(imgs, func() { os.Remove(plain) }), nil
 	}
 	if transport == "" {
-		kind, err := archiveKind(path)
+		kind, err := archiveKind(open)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", path, err)
 		}
 		transport = kind
 	}
 	if transport == OCIArchive {
-		imgs, err := openOCIArchive(path, ref, opts)
+		imgs, err := openOCIArchive(ctx, open, ref, opts)
 		if err != nil {
 			return nil, fmt.Errorf("reading OCI archive %s: %w", path, err)
 		}
 		return imgs, nil
 	}
-	img, err := openArchive(path, ref)
+	img, err := openArchive(open, ref)
 	if err != nil {
 		return nil, fmt.Errorf("reading tarball %s: %w", path, err)
 	}
 	return []*Image{img}, nil
 }
 
-func spool(r io.Reader) (string, error) {
-	f, err := os.CreateTemp("", "imgcompare-*.tar")
+// spool copies r to a temporary file in dir.
+func spool(ctx context.Context, r io.Reader, dir string) (string, error) {
+	f, err := os.CreateTemp(dir, "imgcompare-*.tar")
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	if _, err := io.Copy(f, ctxio.Detached(ctx, r)); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return "", err

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	it "github.com/rastringer/docker_multistage/internal/imagetest"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds imgcompare once, for the tests that need a real process.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "imgcompare-bin-*")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "imgcompare")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = errors.New(string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("go build: %v", binErr)
+	}
+	return binPath
+}
+
+// leftovers lists what dir holds.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if p != dir {
+			out = append(out, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	return out
+}
+
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	}
+	t.Fatal(err)
+	return -1
+}
+
+// TestNothingLeftBehind runs imgcompare on every source that needs a
+// temporary copy or a decompressing read, to each exit status, with
+// TMPDIR a fresh directory, and checks that it is empty afterwards.
+func TestNothingLeftBehind(t *testing.T) {
+	bin := binary(t)
+	src := writeSources(t, it.Scratch(t))
+	gzippedBytes, err := os.ReadFile(src.gzipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		arg   string
+		stdin []byte
+	}{
+		{"docker-archive", src.saved, nil},
+		{"gzipped docker-archive", src.gzipped, nil},
+		{"oci-archive", src.archive, nil},
+		{"stdin", "-", src.savedBytes},
+		{"gzipped stdin", "-", gzippedBytes},
+		{"oci-archive on stdin", "-", src.archiveBytes},
+	}
+	exits := []struct {
+		code int
+		args []string
+	}{
+		{0, nil},
+		{1, []string{"--max-size", "1kB"}},
+		{2, []string{"--platform", "linux/s390x"}}, // read, then refused
+	}
+	for _, s := range cases {
+		for _, e := range exits {
+			tmp := t.TempDir()
+			cmd := exec.Command(bin, append(e.args, s.arg)...)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			cmd.Stdin = bytes.NewReader(s.stdin)
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+			if code := exitCode(t, cmd.Run()); code != e.code {
+				t.Errorf("%s %v: exit %d, want %d: %s", s.name, e.args, code, e.code, stderr.String())
+			}
+			if left := leftovers(t, tmp); len(left) > 0 {
+				t.Errorf("%s, exit %d: left %v in TMPDIR", s.name, e.code, left)
+			}
+		}
+	}
+}
+
+// TestSignalsLeaveNothing interrupts imgcompare with SIGINT and SIGTERM
+// while it copies stdin, and while it analyses an OCI archive it has
+// extracted: it exits 128+signal and TMPDIR is as it found it.
+func TestSignalsLeaveNothing(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	// Large enough that reading it takes a while after its extraction.
+	img := it.Image(t, v1.Config{}, it.By("ADD big", it.Layer(t, it.File("big", 96<<20))))
+	archive := filepath.Join(dir, "big.tar")
+	it.TarDir(t, writeLayout(t, img), archive)
+
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String()+" while copying stdin", func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd := exec.Command(bin, "-")
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Part of a tarball, then silence: the copy is under way.
+			stdin.Write(make([]byte, 1<<20))
+			waitFor(t, func() bool { return spooled(tmp) >= 1<<20 })
+			cmd.Process.Signal(sig)
+			code := exitCode(t, cmd.Wait())
+			stdin.Close()
+			if code != 128+int(sig) {
+				t.Errorf("exit %d, want %d: %s", code, 128+int(sig), stderr.String())
+			}
+			if left := leftovers(t, tmp); len(left) > 0 {
+				t.Errorf("left %v in TMPDIR", left)
+			}
+		})
+		t.Run(sig.String()+" while analysing", func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd := exec.Command(bin, archive)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// The layout is extracted once its blobs are all there.
+			info, err := os.Stat(archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { return spooled(tmp) >= info.Size()*9/10 })
+			cmd.Process.Signal(sig)
+			code := exitCode(t, cmd.Wait())
+			if code != 128+int(sig) {
+				t.Errorf("exit %d, want %d (0: it finished first): %s", code, 128+int(sig), stderr.String())
+			}
+			if left := leftovers(t, tmp); len(left) > 0 {
+				t.Errorf("left %v in TMPDIR", left)
+			}
+		})
+	}
+}
+
+// spooled is the bytes of the files under dir.
+func spooled(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
