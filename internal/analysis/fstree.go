@@ -19,7 +19,8 @@ import (
 //   - ".wh.NAME" removes NAME, with everything under it; ".wh..wh..opq" in
 //     a directory hides everything the layers below put in it;
 //   - a hard link is a second name for the same file: it keeps the file's
-//     size and mode when the first name is removed;
+//     size and mode when the first name is removed, and its header's
+//     mode and owner become the file's, as Docker applies them;
 //   - an entry whose name or hard link target leaves the root ("breakout",
 //     as Docker calls it) is an error, as Docker refuses to apply it.
 
@@ -106,7 +107,10 @@ func (t *fsTree) applyEntry(h *tar.Header, parts []string, layer int) (*inode, e
 		}
 		return nil, nil
 	}
-	dir := t.parent(parts, layer)
+	dir, err := t.parent(parts, layer)
+	if err != nil {
+		return nil, fmt.Errorf("entry %q: %w", h.Name, err)
+	}
 	base := parts[len(parts)-1]
 	switch {
 	case base == whiteoutOpaque:
@@ -130,10 +134,24 @@ func (t *fsTree) applyEntry(h *tar.Header, parts []string, layer int) (*inode, e
 			return nil, fmt.Errorf("hard link %q to %q: %w", h.Name, h.Linkname, errBreakout)
 		}
 		n := t.lookup(target)
+		if n == nil && len(target) > 1 {
+			// The target's directory may be reached through a symlink
+			// of this layer, which link(2) follows.
+			if dir, err := t.resolve(target[:len(target)-1], layer, 0, false); err == nil {
+				n = dir.children[target[len(target)-1]]
+			}
+		}
 		if n == nil || n.isDir() {
 			return nil, fmt.Errorf("hard link %q to %q: no such file in the layers so far", h.Name, h.Linkname)
 		}
+		// Docker gives the file the link's owner (lchown of the new
+		// name) and, unless it is a symlink, the link's mode (chmod): a
+		// link header can make a file setuid.
 		in = n.inode
+		in.uid, in.gid = h.Uid, h.Gid
+		if in.typeflag != tar.TypeSymlink {
+			in.mode = h.Mode & 0o7777
+		}
 	case tar.TypeSymlink:
 		// Docker refuses a target that climbs out of the root from where
 		// the link is.
@@ -158,11 +176,23 @@ func (t *fsTree) applyEntry(h *tar.Header, parts []string, layer int) (*inode, e
 // directories it implies. A layer that implies a directory has one of its
 // own, with Docker's implied mode (0755), which under overlay2 hides a
 // non-directory below it and gives a merged directory its mode.
-func (t *fsTree) parent(parts []string, layer int) *node {
+//
+// Docker extracts a layer into a directory of its own, where the kernel
+// follows the symlinks that layer made: an entry under one is written
+// where it leads (/tools → /usr/bin, then /tools/su2 is /usr/bin/su2). A
+// lower layer's symlink is not there, and a directory of this layer hides
+// it.
+func (t *fsTree) parent(parts []string, layer int) (*node, error) {
 	dir := &t.root
-	for _, name := range parts[:len(parts)-1] {
+	for i, name := range parts[:len(parts)-1] {
 		next, ok := dir.children[name]
 		switch {
+		case ok && next.typeflag == tar.TypeSymlink && next.layer == layer:
+			target, err := t.resolve(parts[:i+1], layer, 0, true)
+			if err != nil {
+				return nil, err
+			}
+			next = target
 		case !ok || !next.isDir():
 			next = &node{inode: impliedDir(), layer: layer, children: map[string]*node{}}
 			dir.children[name] = next
@@ -171,7 +201,51 @@ func (t *fsTree) parent(parts []string, layer int) *node {
 		}
 		dir = next
 	}
-	return dir
+	return dir, nil
+}
+
+// resolve returns the directory at the path parts, following the symlinks
+// layer made as the kernel does inside the directory Docker extracts it
+// in (so /.. is /). With strict, every directory on the way must be one
+// the layer holds, as only those are there.
+func (t *fsTree) resolve(parts []string, layer, depth int, strict bool) (*node, error) {
+	if depth > 40 {
+		return nil, errors.New("too many levels of symbolic links")
+	}
+	n := &t.root
+	for i, name := range parts {
+		c := n.children[name]
+		here := "/" + strings.Join(parts[:i+1], "/")
+		switch {
+		case c == nil:
+			return nil, fmt.Errorf("%s does not exist in the layer", here)
+		case c.typeflag == tar.TypeSymlink && c.layer == layer:
+			target := c.linkname
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(here), target)
+			}
+			r, err := t.resolve(splitPath(target), layer, depth+1, strict)
+			if err != nil {
+				return nil, fmt.Errorf("symlink %s: %w", here, err)
+			}
+			if c = r; !c.isDir() {
+				return nil, fmt.Errorf("symlink %s leads to no directory", here)
+			}
+		case !c.isDir() || strict && c.layer != layer:
+			return nil, fmt.Errorf("%s is not a directory of the layer", here)
+		}
+		n = c
+	}
+	return n, nil
+}
+
+// splitPath splits an absolute path into its names.
+func splitPath(p string) []string {
+	p = strings.Trim(path.Clean("/"+p), "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
 }
 
 func impliedDir() *inode { return &inode{typeflag: tar.TypeDir, mode: 0o755} }

@@ -257,8 +257,20 @@ func randomStack(rng *rand.Rand) ([][]*tar.Header, []refLayer) {
 					continue
 				}
 				target := files[rng.IntN(len(files))]
-				h.Typeflag, h.Linkname = tar.TypeLink, strings.TrimPrefix(target, "/")
-				ref.paths[p] = ref.paths[target]
+				// tar gives a link its file's mode; a hostile one may
+				// not, and Docker applies the link's to the file.
+				e := ref.paths[target]
+				if rng.IntN(3) == 0 {
+					e.mode = []int64{0o644, 0o4755, 0o2711}[rng.IntN(3)]
+				}
+				h.Typeflag, h.Linkname, h.Mode = tar.TypeLink, strings.TrimPrefix(target, "/"), e.mode
+				for q, other := range ref.paths {
+					if other.typeflag == tar.TypeReg && other.inode == e.inode {
+						other.mode = e.mode
+						ref.paths[q] = other
+					}
+				}
+				ref.paths[p] = e
 				files = append(files, p)
 				leaves[p] = true
 			case 5:
@@ -374,4 +386,75 @@ func compareMerged(got, want map[string]refEntry) string {
 		gotOf[pair[0]], wantOf[pair[1]] = pair[1], pair[0]
 	}
 	return strings.Join(diffs, "\n")
+}
+
+// TestThroughSymlinkOfTheLayer writes through a symlink the same layer
+// made, as Docker's extraction does: /tools → /usr/bin, then /tools/su2
+// is /usr/bin/su2, and /tools stays a symlink; a hard link whose target
+// goes through it is applied. A lower layer's symlink is not followed, and
+// a symlink of the layer to a directory the layer does not hold cannot be
+// written through (Docker fails to apply the layer).
+func TestThroughSymlinkOfTheLayer(t *testing.T) {
+	img := it.Image(t, v1.Config{User: "1"},
+		it.By("base", it.Layer(t, it.Dir("usr"), it.Dir("usr/bin"), it.Symlink("lower", "/usr/bin"))),
+		it.By("tools", it.Layer(t,
+			it.Dir("usr"), it.Dir("usr/bin"), it.Symlink("tools", "/usr/bin"), it.Symlink("rel", "usr/./bin"),
+			it.Entry{Name: "tools/su2", Size: 100, Mode: 0o4755},
+			it.Entry{Name: "rel/sub/deep", Size: 10, Mode: 0o2755},
+			it.Entry{Name: "copy", Hardlink: "tools/su2"},
+			it.File("lower/file", 5),
+		)),
+	)
+	a := analyze(t, img)
+	var setuid []string
+	for _, f := range a.Of(Setuid) {
+		setuid = append(setuid, f.Path)
+	}
+	if got, want := strings.Join(setuid, " "), "/copy /usr/bin/su2 /usr/bin/sub/deep"; got != want {
+		t.Errorf("setuid findings %q, want %q", got, want)
+	}
+	files := map[string]byte{}
+	var all []FileInfo
+	_, err := Analyze(t.Context(), img, Options{Compression: Estimated, Files: func(f FileInfo) { all = append(all, f); files[f.Path] = f.Type }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]byte{"/tools": tar.TypeSymlink, "/rel": tar.TypeSymlink, "/lower": tar.TypeDir, "/lower/file": tar.TypeReg, "/usr/bin/su2": tar.TypeReg} {
+		if files[p] != want {
+			t.Errorf("%s is of type %q, want %q (%v)", p, files[p], want, all)
+		}
+	}
+	if _, ok := files["/tools/su2"]; ok {
+		t.Error("/tools/su2 is a path of its own")
+	}
+
+	for name, layer := range map[string]v1.Layer{
+		"to a lower layer's directory": it.Layer(t, it.Symlink("t", "/usr/bin"), it.File("t/x", 1)),
+		"to a file":                    it.Layer(t, it.File("f", 1), it.Symlink("t", "f"), it.File("t/x", 1)),
+		"dangling":                     it.Layer(t, it.Symlink("t", "/nowhere"), it.File("t/x", 1)),
+		"a loop":                       it.Layer(t, it.Symlink("t", "u"), it.Symlink("u", "t"), it.File("t/x", 1)),
+	} {
+		img := it.Image(t, v1.Config{}, it.By("base", it.Layer(t, it.Dir("usr"), it.Dir("usr/bin"))), it.By("bad", layer))
+		if _, err := Analyze(t.Context(), img, Options{Compression: Estimated}); err == nil || !strings.Contains(err.Error(), "symlink") {
+			t.Errorf("%s: err = %v, want one naming the symlink", name, err)
+		}
+	}
+}
+
+// TestHardLinkHeaderMode gives a file its hard link header's mode and
+// owner, as Docker does: a link can make an executable setuid.
+func TestHardLinkHeaderMode(t *testing.T) {
+	img := it.Image(t, v1.Config{User: "1"},
+		it.By("tools", it.Layer(t,
+			it.Dir("bin"), it.Executable("bin/tool", 10),
+			it.Entry{Name: "bin/tool2", Hardlink: "bin/tool", Mode: 0o4755},
+		)),
+	)
+	var setuid []string
+	for _, f := range analyze(t, img).Of(Setuid) {
+		setuid = append(setuid, f.Path)
+	}
+	if got := strings.Join(setuid, " "); got != "/bin/tool /bin/tool2" {
+		t.Errorf("setuid findings %q, want both names of the file", got)
+	}
 }

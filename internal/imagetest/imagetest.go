@@ -24,7 +24,7 @@ import (
 // Entry is one tar entry of a layer.
 type Entry struct {
 	Name     string
-	Mode     int64 // permission bits and setuid/setgid/sticky; 0644 or 0755 when zero
+	Mode     int64 // permission bits and setuid/setgid/sticky; 0644 or 0755 when zero (a hard link's target's)
 	Size     int64 // for files given no Content: that many bytes of filler
 	Content  []byte
 	Dir      bool
@@ -50,6 +50,7 @@ func TarBytes(t testing.TB, entries ...Entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	modes := map[string]int64{} // as written, for hard links
 	for _, e := range entries {
 		h := &tar.Header{Name: e.Name, Mode: e.Mode, Format: tar.FormatPAX}
 		switch {
@@ -61,7 +62,11 @@ func TarBytes(t testing.TB, entries ...Entry) []byte {
 		case e.Symlink != "":
 			h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, e.Symlink, 0o777
 		case e.Hardlink != "":
+			// tar writes a link with its file's mode.
 			h.Typeflag, h.Linkname = tar.TypeLink, e.Hardlink
+			if h.Mode == 0 {
+				h.Mode = modes[e.Hardlink]
+			}
 		case e.Char:
 			h.Typeflag = tar.TypeChar
 		default:
@@ -74,6 +79,7 @@ func TarBytes(t testing.TB, entries ...Entry) []byte {
 				h.Size = int64(len(e.Content))
 			}
 		}
+		modes[e.Name] = h.Mode
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,16 @@
 package images
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -257,5 +261,94 @@ func TestOCIFromSkopeo(t *testing.T) {
 			got.Size.CompressedSource != "stored" || strings.Join(got.Size.Formats, ",") != "gzip" || got.Size.Compressed <= 0 {
 			t.Errorf("%s: %+v; from the engine: %+v", want, got, engine)
 		}
+	}
+}
+
+// TestThroughSymlinkLikeDocker loads an image whose layer writes through a
+// symlink it made (/tools → /usr/bin, then /tools/su2, setuid, and a hard
+// link to /tools/su2), and has a hard link whose header makes its file
+// setuid, into the Docker engine, exports the container
+// filesystem Docker assembles, and checks imgcompare's setuid findings and
+// types against it.
+func TestThroughSymlinkLikeDocker(t *testing.T) {
+	dockertest.Require(t)
+	img := it.Image(t, v1.Config{Cmd: []string{"/none"}},
+		it.By("base", it.Layer(t, it.Dir("usr"), it.Dir("usr/bin"), it.Symlink("lower", "/usr/bin"))),
+		it.By("tools", it.Layer(t,
+			it.Dir("usr"), it.Dir("usr/bin"), it.Symlink("tools", "/usr/bin"),
+			it.Entry{Name: "tools/su2", Size: 100, Mode: 0o4755},
+			it.Entry{Name: "copy", Hardlink: "tools/su2"},
+			it.File("lower/file", 5),
+			// A link header whose mode is not its file's: Docker
+			// applies it to the file.
+			it.Executable("usr/bin/tool", 10),
+			it.Entry{Name: "usr/bin/tool2", Hardlink: "usr/bin/tool", Mode: 0o4755},
+		)),
+	)
+	dir := t.TempDir()
+	tarball := filepath.Join(dir, "symlinked.tar")
+	const tag = "imgcompare-test/symlinked:latest"
+	it.DockerSave(t, tarball, []string{tag}, img)
+	dockertest.Docker(t, "load", "-q", "-i", tarball)
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
+	ctr := strings.TrimSpace(dockertest.Docker(t, "create", tag))
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", ctr) })
+	export := filepath.Join(dir, "rootfs.tar")
+	dockertest.Docker(t, "export", "-o", export, ctr)
+
+	f, err := os.Open(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var dockerSetuid []string
+	types := map[string]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := "/" + strings.TrimSuffix(path.Clean(h.Name), "/")
+		types[p] = h.Typeflag
+		if h.Mode&0o4000 != 0 && (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeLink) {
+			dockerSetuid = append(dockerSetuid, p)
+		}
+	}
+	if got, want := strings.Join(sorted(dockerSetuid), " "), "/copy /usr/bin/su2 /usr/bin/tool /usr/bin/tool2"; got != want {
+		t.Fatalf("Docker made %q setuid, not %q: the test's premise is wrong", got, want)
+	}
+	for p, want := range map[string]byte{"/tools": tar.TypeSymlink, "/lower": tar.TypeDir} {
+		if types[p] != want {
+			t.Fatalf("Docker made %s of type %q, not %q: the test's premise is wrong", p, types[p], want)
+		}
+	}
+
+	stdout, stderr, code := imgcompare(t, "-o", "json", tarball)
+	if code != 0 {
+		t.Fatalf("imgcompare: exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Images []struct {
+			Findings []struct {
+				Kind string `json:"kind"`
+				Path string `json:"path"`
+			} `json:"findings"`
+		} `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range doc.Images[0].Findings {
+		if f.Kind == "setuid" {
+			got = append(got, f.Path)
+		}
+	}
+	if strings.Join(sorted(got), " ") != strings.Join(sorted(dockerSetuid), " ") {
+		t.Errorf("setuid: imgcompare %v, Docker %v", got, dockerSetuid)
 	}
 }
