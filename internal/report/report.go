@@ -70,19 +70,89 @@ func compression(img *analysis.Image) string {
 	return string(img.Compression) + " " + strings.Join(img.Formats, "+")
 }
 
-// mixedNote explains the * of a compressed reduction, when one is shown.
-func mixedNote(images []*analysis.Image) string {
-	for _, img := range images[min(1, len(images)):] {
-		if !sameSource(images[0], img) {
-			return "* compressed sizes obtained differently (see COMPRESSION): not like for like."
-		}
-	}
-	return ""
+
+// column is a column of the summary table, in the table and markdown
+// formats: its header in each ("" leaves it out of that format), and its
+// cell for image i of images, escaped for markdown when md.
+type column struct {
+	table, markdown string
+	right           bool // a figure: right-aligned in markdown
+	cell            func(images []*analysis.Image, i int, md bool) string
 }
 
-// compressionNote says what the compression origins mean.
-const compressionNote = "COMPRESSION: stored = the layer sizes the source holds, as a registry does; computed = gzip level 6 here, " +
-	"as docker push compresses; estimated = the computed size estimated within 2% (--exact-compressed computes it)."
+// of makes a cell of what an image alone tells.
+func of(f func(img *analysis.Image) string) func([]*analysis.Image, int, bool) string {
+	return func(images []*analysis.Image, i int, md bool) string {
+		if md {
+			return mdEscape(f(images[i]))
+		}
+		return f(images[i])
+	}
+}
+
+// findingCell says whether an image has findings of a kind: yes or no in
+// the table, with the first path in markdown.
+func findingCell(k analysis.Kind) func([]*analysis.Image, int, bool) string {
+	return func(images []*analysis.Image, i int, md bool) string {
+		if md {
+			return mdEscape(yesNo(images[i], k))
+		}
+		return known(images[i], yesOrNo(images[i].Has(k)))
+	}
+}
+
+var columns = []column{
+	{"IMAGE", "Image", false, func(images []*analysis.Image, i int, md bool) string {
+		if md {
+			return mdCode(images[i].Name)
+		}
+		return images[i].Name
+	}},
+	{"PLATFORM", "", false, of(platform)},
+	{"", "Architecture", false, of(func(img *analysis.Image) string { return img.Architecture })},
+	{"", "Os", false, of(func(img *analysis.Image) string { return img.OS })},
+	{"", "Size (bytes)", true, of(func(img *analysis.Image) string { return known(img, fmt.Sprint(img.Size)) })},
+	{"SIZE", "Size", true, of(func(img *analysis.Image) string { return known(img, size.Format(img.Size)) })},
+	{"REDUCTION", "Reduction", true, func(images []*analysis.Image, i int, md bool) string { return reduction(images, i, false) }},
+	{"COMPRESSED", "Compressed", true, of(func(img *analysis.Image) string { return size.Format(img.CompressedSize) })},
+	{"COMPRESSION", "Compression", false, of(compression)},
+	{"REDUCTION", "Reduction", true, func(images []*analysis.Image, i int, md bool) string {
+		if md {
+			return mdEscape(reduction(images, i, true))
+		}
+		return reduction(images, i, true)
+	}},
+	{"LAYERS", "Layers", true, of(func(img *analysis.Image) string { return fmt.Sprint(len(img.Layers)) })},
+	{"FILES", "Files", true, of(func(img *analysis.Image) string { return known(img, fmt.Sprint(img.Files)) })},
+	{"EFFICIENCY", "Efficiency", true, of(efficiency)},
+	{"WASTED", "Wasted", true, of(func(img *analysis.Image) string { return known(img, size.Format(img.Waste.WastedBytes)) })},
+	{"USER", "User", false, of(user)},
+	{"SHELL", "Shell", false, findingCell(analysis.Shell)},
+	{"PKG MANAGER", "Package manager", false, findingCell(analysis.PackageManager)},
+	{"TOOLCHAIN", "Toolchain", false, findingCell(analysis.Toolchain)},
+}
+
+// note explains a term of the summary table; term is the table's header
+// for it, as the table prints it (markdown capitalises it), or empty.
+type note struct{ term, text string }
+
+// notes are what the table and markdown formats say under the summary.
+func notes(images []*analysis.Image) []note {
+	out := []note{
+		{"SIZE", " is uncompressed, as docker image inspect reports it; compressed is what a registry stores and a pull downloads."},
+		{"COMPRESSION", ": stored = the layer sizes the source holds, as a registry does; computed = gzip level 6 here, " +
+			"as docker push compresses; estimated = the computed size estimated within 2% (--exact-compressed computes it)."},
+	}
+	for _, img := range images[min(1, len(images)):] {
+		if !sameSource(images[0], img) {
+			out = append(out, note{"*", " compressed sizes obtained differently (see compression): not like for like."})
+			break
+		}
+	}
+	return append(out,
+		note{"EFFICIENCY", " and wasted are dive's: bytes of files that later layers replace or remove."},
+		note{"", "kB, MB, GB are powers of 1000."})
+}
 
 func efficiency(img *analysis.Image) string {
 	if img.ManifestOnly {
@@ -155,25 +225,29 @@ func command(img *analysis.Image) string {
 // layers, largest files and findings.
 func Table(w io.Writer, images []*analysis.Image) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tSIZE\tREDUCTION\tCOMPRESSED\tCOMPRESSION\tREDUCTION\tLAYERS\tFILES\tEFFICIENCY\tWASTED\tUSER\tSHELL\tPKG MANAGER\tTOOLCHAIN")
-	for i, img := range images {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			img.Name, platform(img), known(img, size.Format(img.Size)), reduction(images, i, false),
-			size.Format(img.CompressedSize), compression(img), reduction(images, i, true),
-			len(img.Layers), known(img, fmt.Sprint(img.Files)), efficiency(img), known(img, size.Format(img.Waste.WastedBytes)), user(img),
-			known(img, yesOrNo(img.Has(analysis.Shell))), known(img, yesOrNo(img.Has(analysis.PackageManager))), known(img, yesOrNo(img.Has(analysis.Toolchain))))
+	var header []string
+	for _, c := range columns {
+		if c.table != "" {
+			header = append(header, c.table)
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for i := range images {
+		var row []string
+		for _, c := range columns {
+			if c.table != "" {
+				row = append(row, c.cell(images, i, false))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "SIZE is uncompressed, as docker images shows it; COMPRESSED is what a registry stores and a pull downloads.")
-	fmt.Fprintln(w, compressionNote)
-	if note := mixedNote(images); note != "" {
-		fmt.Fprintln(w, note)
+	for _, n := range notes(images) {
+		fmt.Fprintln(w, n.term+n.text)
 	}
-	fmt.Fprintln(w, "EFFICIENCY and WASTED are dive's: bytes of files that later layers replace or remove.")
-	fmt.Fprintln(w, "kB, MB, GB are powers of 1000.")
 
 	for _, img := range images {
 		fmt.Fprintf(w, "\n%s  (%s, %s, %s)\n", img.Name, img.Source, platform(img), shortID(img.ID))
@@ -276,23 +350,33 @@ func truncate(s string, n int) string {
 
 // Markdown writes the comparison as GitHub-flavoured markdown tables.
 func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violation) error {
-	fmt.Fprintln(w, "| Image | Architecture | Os | Size (bytes) | Size | Reduction | Compressed | Compression | Reduction | Layers | Files | Efficiency | Wasted | User | Shell | Package manager | Toolchain |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|---|")
-	for i, img := range images {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n",
-			mdCode(img.Name), img.Architecture, img.OS, known(img, fmt.Sprint(img.Size)), known(img, size.Format(img.Size)), reduction(images, i, false),
-			size.Format(img.CompressedSize), compression(img), mdEscape(reduction(images, i, true)), len(img.Layers), known(img, fmt.Sprint(img.Files)),
-			efficiency(img), known(img, size.Format(img.Waste.WastedBytes)),
-			mdEscape(user(img)), mdEscape(yesNo(img, analysis.Shell)), mdEscape(yesNo(img, analysis.PackageManager)), mdEscape(yesNo(img, analysis.Toolchain)))
+	var header, align []string
+	for _, c := range columns {
+		if c.markdown != "" {
+			header = append(header, c.markdown)
+			align = append(align, map[bool]string{false: "---", true: "---:"}[c.right])
+		}
+	}
+	fmt.Fprintf(w, "| %s |\n|%s|\n", strings.Join(header, " | "), strings.Join(align, "|"))
+	for i := range images {
+		var row []string
+		for _, c := range columns {
+			if c.markdown != "" {
+				row = append(row, c.cell(images, i, true))
+			}
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Size is uncompressed, as `docker image inspect` reports it; compressed is what a registry stores and a pull downloads. "+
-		"Compression: stored = the layer sizes the source holds, as a registry does; computed = gzip level 6 here, as docker push compresses; "+
-		"estimated = the computed size estimated within 2%. Efficiency and wasted are dive's. kB, MB, GB are powers of 1000.")
-	if note := mixedNote(images); note != "" {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, mdEscape(note))
+	var text []string
+	for _, n := range notes(images) {
+		term := n.term
+		if len(term) > 1 {
+			term = term[:1] + strings.ToLower(term[1:])
+		}
+		text = append(text, mdEscape(term+n.text))
 	}
+	fmt.Fprintln(w, strings.Join(text, " "))
 	for _, img := range images {
 		fmt.Fprintf(w, "\n### `%s`\n\n", strings.ReplaceAll(img.Name, "`", "'"))
 		fmt.Fprintf(w, "%s image, %s, user %s, command `%s`, ports %s, healthcheck %s.\n\n",
