@@ -70,7 +70,6 @@ func compression(img *analysis.Image) string {
 	return string(img.Compression) + " " + strings.Join(img.Formats, "+")
 }
 
-
 // column is a column of the summary table, in the table and markdown
 // formats: its header in each ("" leaves it out of that format), and its
 // cell for image i of images, escaped for markdown when md.
