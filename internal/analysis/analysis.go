@@ -10,6 +10,7 @@ package analysis
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -319,6 +320,7 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 		files int
 	}
 	written := map[string]writtenEntry{}
+	var head [4]byte
 	digest := sha256.New()
 	stream := io.TeeReader(ctxio.Reader(ctx, rc), digest)
 	tr := tar.NewReader(stream)
@@ -362,9 +364,22 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 		if err != nil {
 			return l, err
 		}
-		if opts.FileDigests && h.Typeflag == tar.TypeReg && in != nil {
+		if h.Typeflag != tar.TypeReg || in == nil {
+			continue
+		}
+		var content io.Reader = tr
+		if h.Mode&0o111 != 0 {
+			// The findings ask whether an executable is a program.
+			n, err := io.ReadFull(tr, head[:])
+			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+				return l, err
+			}
+			in.runs = runs(head[:n])
+			content = io.MultiReader(bytes.NewReader(head[:n]), tr)
+		}
+		if opts.FileDigests {
 			sum := sha256.New()
-			if _, err := io.Copy(sum, tr); err != nil {
+			if _, err := io.Copy(sum, content); err != nil {
 				return l, err
 			}
 			in.digest = "sha256:" + hex.EncodeToString(sum.Sum(nil))

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"archive/tar"
+	"bytes"
 	"fmt"
 	"path"
 	"regexp"
@@ -53,11 +54,11 @@ type Finding struct {
 }
 
 // A shell, package manager or toolchain is found where an image can run
-// it: an executable regular file, or a symlink that resolves to one inside
-// the image, in a directory a PATH reaches (see onPath), with a name of its
-// kind. Files that only carry such a name (Debian's
-// /usr/share/menu/bash, /etc/logrotate.d/apt, a shell's completion file)
-// are not programs.
+// it: an executable regular file that is an ELF binary or a script (#!),
+// or a symlink that resolves to one inside the image, in a directory a
+// PATH reaches (see onPath), with a name of its kind. Files that only carry
+// such a name (Debian's /usr/share/menu/bash, /etc/logrotate.d/apt, a
+// shell's completion file, an executable text file) are not programs.
 var (
 	shells = map[string]bool{
 		"sh": true, "bash": true, "rbash": true, "ash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "busybox": true,
@@ -101,7 +102,7 @@ func program(fs *fsTree, p string, e *node) (target string, ok bool) {
 	for range maxSymlinks {
 		switch e.typeflag {
 		case tar.TypeReg:
-			return p, e.mode&0o111 != 0
+			return p, e.mode&0o111 != 0 && e.runs
 		case tar.TypeSymlink:
 			next := e.linkname
 			if !path.IsAbs(next) {
@@ -120,6 +121,12 @@ func program(fs *fsTree, p string, e *node) (target string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// runs reports whether the start of a file's content is what Linux
+// executes: an ELF header or a script's #!.
+func runs(head []byte) bool {
+	return bytes.HasPrefix(head, []byte("\x7fELF")) || bytes.HasPrefix(head, []byte("#!"))
 }
 
 // programKind returns the kind of the program named base, if it is one.

@@ -33,11 +33,16 @@ type Entry struct {
 	Char     bool   // a character device
 }
 
-// File, Executable (mode 0755), Dir and Symlink make common entries.
-func File(name string, size int64) Entry       { return Entry{Name: name, Size: size} }
-func Executable(name string, size int64) Entry { return Entry{Name: name, Size: size, Mode: 0o755} }
-func Dir(name string) Entry                    { return Entry{Name: name, Dir: true} }
-func Symlink(name, target string) Entry        { return Entry{Name: name, Symlink: target} }
+// File, Executable (mode 0755, content an ELF header and filler), Dir and
+// Symlink make common entries.
+func File(name string, size int64) Entry { return Entry{Name: name, Size: size} }
+func Executable(name string, size int64) Entry {
+	b := filler(size)
+	copy(b, "\x7fELF")
+	return Entry{Name: name, Content: b, Mode: 0o755}
+}
+func Dir(name string) Entry             { return Entry{Name: name, Dir: true} }
+func Symlink(name, target string) Entry { return Entry{Name: name, Symlink: target} }
 
 // Whiteout deletes name from the layers below; dir "" is the root.
 func Whiteout(dir, name string) Entry { return File(path.Join(dir, ".wh."+name), 0) }
