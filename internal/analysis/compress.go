@@ -136,8 +136,8 @@ func gzipStream(r io.Reader) (int64, error) {
 // stream's blocks run to 16,384 symbols: the pieces come out up to 1% smaller
 // than the stream, by an amount that depends on the content. So in every
 // run of 512 segments (8 MiB), a 256 KiB span at a random place is
-// compressed both whole and as its 16 pieces, and the ratio of the two
-// corrects the estimate.
+// compressed both whole and in its 16 pieces (a flush after each: a block
+// ends there), and the ratio of the two corrects the estimate.
 //
 // The places are random within each run, so no content can line up with
 // them (a systematic sample, one segment in N, is off by -9.6% on files
@@ -214,8 +214,11 @@ func measureChunk(j chunkJob, encoded []byte) {
 		proxies = append(proxies, p)
 		r.proxy += p
 	}
-	// level6 compresses segments [i, i+n) of the chunk as one stream.
-	level6 := func(i, n int) (float64, error) {
+	// level6 compresses segments [i, i+n) of the chunk as one stream, or
+	// in pieces: with a flush after each segment, which ends a block
+	// there, as compressing the segment apart does, while later ones
+	// still reach back into the ones before, as the dictionary does.
+	level6 := func(i, n int, pieces bool) (float64, error) {
 		start := j.dict + i*segmentSize
 		end := min(start+n*segmentSize, j.dict+j.n)
 		var out countingWriter
@@ -223,12 +226,19 @@ func measureChunk(j chunkJob, encoded []byte) {
 		if err != nil {
 			return 0, err
 		}
-		w.Write(buf[start:end])
-		err = w.Close()
+		if !pieces {
+			w.Write(buf[start:end])
+			err = w.Close()
+			return float64(out.n), err
+		}
+		for off := start; off < end && err == nil; off += segmentSize {
+			w.Write(buf[off:min(off+segmentSize, end)])
+			err = w.Flush()
+		}
 		return float64(out.n), err
 	}
 	for _, i := range j.sample {
-		n, err := level6(i, 1)
+		n, err := level6(i, 1, false)
 		if err != nil {
 			r.err = err
 			return
@@ -237,20 +247,15 @@ func measureChunk(j chunkJob, encoded []byte) {
 		r.sampleSlow += n
 	}
 	if j.span >= 0 {
-		whole, err := level6(j.span, spanSegs)
+		whole, err := level6(j.span, spanSegs, false)
+		if err == nil {
+			r.spanPieces, err = level6(j.span, spanSegs, true)
+		}
 		if err != nil {
 			r.err = err
 			return
 		}
 		r.spanWhole = whole
-		for i := j.span; i < j.span+spanSegs; i++ {
-			n, err := level6(i, 1)
-			if err != nil {
-				r.err = err
-				return
-			}
-			r.spanPieces += n
-		}
 	}
 }
 

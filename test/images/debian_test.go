@@ -115,6 +115,21 @@ type finding struct {
 	Detail string `json:"detail"`
 }
 
+func compressedOf(t *testing.T, stdout string) int64 {
+	t.Helper()
+	var doc struct {
+		Images []struct {
+			Size struct {
+				Compressed int64 `json:"compressed"`
+			} `json:"size"`
+		} `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || len(doc.Images) != 1 {
+		t.Fatalf("imgcompare -o json: %v\n%s", err, stdout)
+	}
+	return doc.Images[0].Size.Compressed
+}
+
 func findingsOf(t *testing.T, stdout string) []finding {
 	t.Helper()
 	var doc struct {
@@ -154,6 +169,18 @@ func TestDebianFindings(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("imgcompare: exit %d: %s", code, stderr)
 	}
+	// The estimate's bound holds on the tree too.
+	exact, stderr, code := imgcompare(t, "-o", "json", "--exact-compressed", full)
+	if code != 0 {
+		t.Fatalf("imgcompare --exact-compressed: exit %d: %s", code, stderr)
+	}
+	est, want := compressedOf(t, stdout), compressedOf(t, exact)
+	errPercent := 100 * float64(est-want) / float64(want)
+	t.Logf("Debian: estimated %d, exact %d bytes: %+.2f%%", est, want, errPercent)
+	if errPercent > 2 || errPercent < -2 {
+		t.Errorf("the estimate is %+.2f%% off the exact size", errPercent)
+	}
+
 	found := map[string][]string{}
 	for _, f := range findingsOf(t, stdout) {
 		found[f.Kind] = append(found[f.Kind], f.Path)
