@@ -208,3 +208,30 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestUnwritableTMPDIR: a source that needs no temporary copy is read with
+// TMPDIR unwritable; one that does is an error saying so, exit 2.
+func TestUnwritableTMPDIR(t *testing.T) {
+	bin := binary(t)
+	src := writeSources(t, it.Scratch(t))
+	for _, c := range []struct {
+		arg   string
+		stdin []byte
+		code  int
+	}{
+		{src.layout, nil, 0},
+		{src.saved, nil, 0},
+		{src.gzipped, nil, 0},
+		{"-", src.savedBytes, 2},
+	} {
+		cmd := exec.Command(bin, c.arg)
+		cmd.Env = append(os.Environ(), "TMPDIR=/nonexistent/imgcompare")
+		cmd.Stdin = bytes.NewReader(c.stdin)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		code := exitCode(t, cmd.Run())
+		if code != c.code || c.code == 2 && !strings.Contains(stderr.String(), "temporary directory") {
+			t.Errorf("%s: exit %d, want %d: %s", c.arg, code, c.code, stderr.String())
+		}
+	}
+}

@@ -34,7 +34,7 @@ Flags:
 const diffStatus = 1
 
 // runDiff is imgcompare diff.
-func runDiff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, tempDir string) error {
+func runDiff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, tempDir *scratchDir) error {
 	var ig diff.Ignore
 	o := &options{format: "table", largest: 20, tempDir: tempDir}
 	fs := flag.NewFlagSet("imgcompare diff", flag.ContinueOnError)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -92,7 +93,32 @@ type options struct {
 	allPlatforms bool
 	rules        budget.Rules
 	images       []string
-	tempDir      string // for the sources' temporary copies
+	tempDir      *scratchDir // for the sources' temporary copies
+}
+
+// scratchDir is the one directory under TMPDIR that a run's temporary
+// copies go into, made when the first is needed (a run that needs none
+// works with a read-only TMPDIR) and removed by run.
+type scratchDir struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func (s *scratchDir) get() (string, error) {
+	s.once.Do(func() {
+		if s.dir, s.err = os.MkdirTemp("", "imgcompare-*"); s.err != nil {
+			s.err = fmt.Errorf("making a temporary directory: %w", s.err)
+		}
+	})
+	return s.dir, s.err
+}
+
+func (s *scratchDir) remove() {
+	s.once.Do(func() {}) // none is made after this
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
 }
 
 func parseOptions(args []string, stdout io.Writer) (*options, error) {
@@ -206,11 +232,8 @@ func contains(list []string, s string) bool {
 // returns, whatever the outcome: reads stop when ctx is cancelled (a
 // signal), so run returns promptly then too.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	scratch, err := os.MkdirTemp("", "imgcompare-*")
-	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("making a temporary directory: %w", err)}
-	}
-	defer os.RemoveAll(scratch)
+	scratch := &scratchDir{}
+	defer scratch.remove()
 	if len(args) > 1 && args[1] == "diff" {
 		return runDiff(ctx, args[2:], stdin, stdout, stderr, scratch)
 	}
@@ -233,7 +256,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			images = append(images, img)
 			continue
 		}
-		all, err := source.OpenAll(ctx, arg, source.Options{Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir})
+		all, err := source.OpenAll(ctx, arg, source.Options{Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir.get})
 		if err != nil {
 			return &exitError{exitUsage, err}
 		}
@@ -268,7 +291,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // receives every path of the image's filesystem with its content digest,
 // for a diff.
 func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, o *options, files map[string]analysis.FileInfo) (*analysis.Image, error) {
-	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir})
+	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir.get})
 	if err != nil {
 		return nil, err
 	}

@@ -367,16 +367,15 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 		if h.Typeflag != tar.TypeReg || in == nil {
 			continue
 		}
-		var content io.Reader = tr
-		if h.Mode&0o111 != 0 {
-			// The findings ask whether an executable is a program.
-			n, err := io.ReadFull(tr, head[:])
-			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-				return l, err
-			}
-			in.runs = runs(head[:n])
-			content = io.MultiReader(bytes.NewReader(head[:n]), tr)
+		// The findings ask whether an executable is a program. Every
+		// file is asked, since a hard link's header may make one
+		// executable later.
+		n, err := io.ReadFull(tr, head[:])
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return l, err
 		}
+		in.runs = runs(head[:n])
+		content := io.MultiReader(bytes.NewReader(head[:n]), tr)
 		if opts.FileDigests {
 			sum := sha256.New()
 			if _, err := io.Copy(sum, content); err != nil {

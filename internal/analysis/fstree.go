@@ -37,7 +37,7 @@ type inode struct {
 	uid, gid int
 	linkname string // a symlink's target
 	digest   string // of a regular file's content, when asked for
-	runs     bool   // an executable regular file's content is ELF or #!
+	runs     bool   // a regular file's content starts as ELF or #! does
 }
 
 // node is one path of the merged filesystem.

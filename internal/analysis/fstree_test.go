@@ -458,3 +458,22 @@ func TestHardLinkHeaderMode(t *testing.T) {
 		t.Errorf("setuid findings %q, want both names of the file", got)
 	}
 }
+
+// TestLinkMakesAShell: a 0644 ELF file named sh is no program until a hard
+// link's header makes it executable, as Docker applies it.
+func TestLinkMakesAShell(t *testing.T) {
+	elf := append([]byte("\x7fELF"), make([]byte, 100)...)
+	img := it.Image(t, v1.Config{User: "1"},
+		it.By("hidden", it.Layer(t,
+			it.Dir("bin"), it.Entry{Name: "bin/sh", Content: elf, Mode: 0o644},
+			it.Entry{Name: "opt/x", Hardlink: "bin/sh", Mode: 0o755},
+		)),
+	)
+	var shells []string
+	for _, f := range analyze(t, img).Of(Shell) {
+		shells = append(shells, f.Path)
+	}
+	if got := strings.Join(shells, " "); got != "/bin/sh" {
+		t.Errorf("shell findings %q, want /bin/sh", got)
+	}
+}

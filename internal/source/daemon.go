@@ -27,7 +27,7 @@ func openDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 	if tag, ok := parsed.(name.Tag); ok && !strings.HasSuffix(ref, ":"+tag.TagStr()) {
 		exact = ref + ":" + tag.TagStr()
 	}
-	path, err := dockerSave(ctx, exact, opts.TempDir)
+	path, err := dockerSave(ctx, exact, opts)
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s from the Docker engine: %w", ref, err)
 	}
@@ -39,7 +39,7 @@ func openDaemon(ctx context.Context, ref string, opts Options) (*Image, error) {
 	return &Image{Image: img, Transport: Daemon, Close: func() { os.Remove(path) }}, nil
 }
 
-func dockerSave(ctx context.Context, ref, dir string) (string, error) {
+func dockerSave(ctx context.Context, ref string, opts Options) (string, error) {
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return "", err
@@ -53,5 +53,5 @@ func dockerSave(ctx context.Context, ref, dir string) (string, error) {
 		return "", err
 	}
 	defer rc.Close()
-	return spool(ctx, rc, dir)
+	return spool(ctx, rc, opts)
 }

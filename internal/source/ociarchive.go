@@ -25,7 +25,11 @@ var layoutFile = regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[a
 // --format oci-archive write it, through a copy of the layout in a
 // temporary directory (under opts.TempDir).
 func openOCIArchive(ctx context.Context, open tarball.Opener, ref string, opts Options) ([]*Image, error) {
-	dir, err := os.MkdirTemp(opts.TempDir, "imgcompare-oci-*")
+	parent, err := tempDir(opts)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(parent, "imgcompare-oci-*")
 	if err != nil {
 		return nil, err
 	}

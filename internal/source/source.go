@@ -66,11 +66,12 @@ type Options struct {
 	// Insecure allows plain HTTP to a registry that is not on this
 	// machine.
 	Insecure bool
-	// TempDir receives the temporary copies some sources need (stdin, the
-	// engine's export, an OCI archive's layout); "" is the system's. The
-	// caller that owns it removes it: each Image's Close frees its copy
-	// sooner, but an interrupted program may never call it.
-	TempDir string
+	// TempDir gives the directory for the temporary copies some sources
+	// need (stdin, the engine's export, an OCI archive's layout), called
+	// only when one is needed; nil is the system's. The caller that owns
+	// the directory removes it: each Image's Close frees its copy sooner,
+	// but an interrupted program may never call it.
+	TempDir func() (string, error)
 
 	every bool // OpenAll: every platform
 }
@@ -164,7 +165,7 @@ func open(ctx context.Context, arg string, opts Options) ([]*Image, error) {
 		if opts.Stdin == nil {
 			return nil, errors.New("no stdin to read")
 		}
-		path, err := spool(ctx, opts.Stdin, opts.TempDir)
+		path, err := spool(ctx, opts.Stdin, opts)
 		if err != nil {
 			return nil, fmt.Errorf("reading stdin: %w", err)
 		}
@@ -310,8 +311,20 @@ func openFile(ctx context.Context, transport, path, ref string, opts Options) ([
 	return []*Image{img}, nil
 }
 
-// spool copies r to a temporary file in dir.
-func spool(ctx context.Context, r io.Reader, dir string) (string, error) {
+// tempDir is where opts puts temporary copies.
+func tempDir(opts Options) (string, error) {
+	if opts.TempDir == nil {
+		return "", nil
+	}
+	return opts.TempDir()
+}
+
+// spool copies r to a temporary file.
+func spool(ctx context.Context, r io.Reader, opts Options) (string, error) {
+	dir, err := tempDir(opts)
+	if err != nil {
+		return "", err
+	}
 	f, err := os.CreateTemp(dir, "imgcompare-*.tar")
 	if err != nil {
 		return "", err
