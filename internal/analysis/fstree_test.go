@@ -450,11 +450,7 @@ func TestHardLinkHeaderMode(t *testing.T) {
 			it.Entry{Name: "bin/tool2", Hardlink: "bin/tool", Mode: 0o4755},
 		)),
 	)
-	var setuid []string
-	for _, f := range analyze(t, img).Of(Setuid) {
-		setuid = append(setuid, f.Path)
-	}
-	if got := strings.Join(setuid, " "); got != "/bin/tool /bin/tool2" {
+	if got := findingPaths(analyze(t, img), Setuid); got != "/bin/tool /bin/tool2" {
 		t.Errorf("setuid findings %q, want both names of the file", got)
 	}
 }
@@ -469,11 +465,16 @@ func TestLinkMakesAShell(t *testing.T) {
 			it.Entry{Name: "opt/x", Hardlink: "bin/sh", Mode: 0o755},
 		)),
 	)
-	var shells []string
-	for _, f := range analyze(t, img).Of(Shell) {
-		shells = append(shells, f.Path)
-	}
-	if got := strings.Join(shells, " "); got != "/bin/sh" {
+	if got := findingPaths(analyze(t, img), Shell); got != "/bin/sh" {
 		t.Errorf("shell findings %q, want /bin/sh", got)
 	}
+}
+
+// findingPaths lists the paths of img's findings of kind k.
+func findingPaths(img *Image, k Kind) string {
+	var paths []string
+	for _, f := range img.Of(k) {
+		paths = append(paths, f.Path)
+	}
+	return strings.Join(paths, " ")
 }
