@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -233,5 +234,28 @@ func TestUnwritableTMPDIR(t *testing.T) {
 		if code != c.code || c.code == 2 && !strings.Contains(stderr.String(), "temporary directory") {
 			t.Errorf("%s: exit %d, want %d: %s", c.arg, code, c.code, stderr.String())
 		}
+	}
+}
+
+// TestVersion: --version names the commit the binary was built from
+// (marked when the tree had changes) and the Go toolchain, exit 0.
+func TestVersion(t *testing.T) {
+	// With the commit stamped, whatever GOFLAGS says.
+	bin := filepath.Join(t.TempDir(), "imgcompare")
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("--version: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "imgcompare ") || !strings.HasPrefix(lines[1], "revision ") ||
+		!strings.HasPrefix(lines[2], runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH) {
+		t.Errorf("--version printed:\n%s", out)
+	}
+	rev, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err == nil && !strings.HasPrefix(lines[1], "revision "+strings.TrimSpace(string(rev))) {
+		t.Errorf("revision line %q, HEAD is %s", lines[1], rev)
 	}
 }

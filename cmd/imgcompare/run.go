@@ -91,6 +91,7 @@ type options struct {
 	insecure     bool
 	manifestOnly bool
 	allPlatforms bool
+	version      bool
 	rules        budget.Rules
 	images       []string
 	tempDir      *scratchDir // for the sources' temporary copies
@@ -133,6 +134,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	})
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP to a registry that is not on this machine")
 	fs.BoolVar(&o.manifestOnly, "manifest-only", false, "read only the manifest and config, no layer: compressed size, layers, platform, user, command, labels (sources that store compressed layers)")
+	fs.BoolVar(&o.version, "version", false, "print the version, the commit it was built from and the Go version, and exit")
 	fs.BoolVar(&o.allPlatforms, "all-platforms", false, "compare every platform of a multi-platform image, one row each")
 	fs.BoolVar(&o.exact, "exact-compressed", false, "compute the compressed size of layers stored uncompressed exactly (gzip level 6) rather than estimate it within 2%")
 	fs.Func("max-size", "fail when an image's uncompressed `size` exceeds this (8MB, 6.5MiB)", func(s string) (err error) {
@@ -184,6 +186,10 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		rest = fs.Args()[1:]
 	}
 
+	if o.version {
+		fmt.Fprint(stdout, versionText())
+		return nil, flag.ErrHelp
+	}
 	if len(o.images) == 0 {
 		return nil, usageError("no image given")
 	}
