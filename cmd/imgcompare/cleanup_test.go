@@ -259,3 +259,73 @@ func TestVersion(t *testing.T) {
 		t.Errorf("revision line %q, HEAD is %s", lines[1], rev)
 	}
 }
+
+// TestProgress runs imgcompare with stderr on a real pseudo-terminal
+// (util-linux's script) and on a pipe: progress shows on the terminal by
+// default, on the pipe only with --progress always, nowhere with --quiet,
+// and stdout is the same byte for byte in every case.
+func TestProgress(t *testing.T) {
+	bin := binary(t)
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatalf("util-linux's script is needed (Debian's bsdutils): %v", err)
+	}
+	src := writeSources(t, it.Scratch(t))
+	want, err := exec.Command(bin, "-o", "json", src.saved).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name     string
+		terminal bool
+		flags    []string
+		shown    bool
+	}{
+		{"terminal", true, nil, true},
+		{"terminal, --quiet", true, []string{"--quiet"}, false},
+		{"terminal, --progress never", true, []string{"--progress", "never"}, false},
+		{"pipe", false, nil, false},
+		{"pipe, --progress always", false, []string{"--progress", "always"}, true},
+	} {
+		out := filepath.Join(dir, "out.json")
+		args := append(append([]string{bin, "-o", "json"}, c.flags...), src.saved)
+		var stderr []byte
+		if c.terminal {
+			// script gives the command a terminal and copies what it
+			// writes there; stdout goes to a file.
+			quoted := make([]string, len(args))
+			for i, a := range args {
+				quoted[i] = "'" + a + "'"
+			}
+			stderr, err = exec.Command(script, "-qec", strings.Join(quoted, " ")+" >"+out, "/dev/null").Output()
+		} else {
+			cmd := exec.Command(args[0], args[1:]...)
+			var stdout, errBuf bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &errBuf
+			err = cmd.Run()
+			stderr = errBuf.Bytes()
+			os.WriteFile(out, stdout.Bytes(), 0o644)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v: %s", c.name, err, stderr)
+		}
+		shown := bytes.Contains(stderr, []byte("imgcompare: reading "+src.saved+": layer 1 of 1, "))
+		if shown != c.shown {
+			t.Errorf("%s: progress shown %v, want %v: %q", c.name, shown, c.shown, stderr)
+		}
+		if c.terminal && shown && !bytes.HasSuffix(stderr, []byte("\r\033[K")) {
+			t.Errorf("%s: the progress line is not cleared at the end: %q", c.name, stderr)
+		}
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: stdout differs from a run without progress:\n%s", c.name, got)
+		}
+	}
+	if _, err := exec.Command(bin, "--progress", "sometimes", src.saved).Output(); exitCode(t, err) != 2 {
+		t.Errorf("--progress sometimes: %v, want exit 2", err)
+	}
+}

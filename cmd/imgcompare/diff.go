@@ -36,8 +36,9 @@ const diffStatus = 1
 // runDiff is imgcompare diff.
 func runDiff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, tempDir *scratchDir) error {
 	var ig diff.Ignore
-	o := &options{format: "table", largest: 20, tempDir: tempDir}
+	o := &options{format: "table", largest: 20, tempDir: tempDir, progress: "auto"}
 	fs := flag.NewFlagSet("imgcompare diff", flag.ContinueOnError)
+	addProgressFlags(fs, o)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.format, "o", o.format, "output `format`: "+strings.Join(report.DiffFormats, ", "))
 	fs.IntVar(&o.largest, "largest", o.largest, "how many changed files the table and markdown list (JSON lists all)")

@@ -92,6 +92,7 @@ type options struct {
 	manifestOnly bool
 	allPlatforms bool
 	version      bool
+	progress     string // auto, always or never
 	rules        budget.Rules
 	images       []string
 	tempDir      *scratchDir // for the sources' temporary copies
@@ -123,7 +124,7 @@ func (s *scratchDir) remove() {
 }
 
 func parseOptions(args []string, stdout io.Writer) (*options, error) {
-	o := &options{}
+	o := &options{progress: "auto"}
 	fs := flag.NewFlagSet("imgcompare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.format, "o", "table", "output `format`: "+strings.Join(report.Formats, ", "))
@@ -134,6 +135,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	})
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP to a registry that is not on this machine")
 	fs.BoolVar(&o.manifestOnly, "manifest-only", false, "read only the manifest and config, no layer: compressed size, layers, platform, user, command, labels (sources that store compressed layers)")
+	addProgressFlags(fs, o)
 	fs.BoolVar(&o.version, "version", false, "print the version, the commit it was built from and the Go version, and exit")
 	fs.BoolVar(&o.allPlatforms, "all-platforms", false, "compare every platform of a multi-platform image, one row each")
 	fs.BoolVar(&o.exact, "exact-compressed", false, "compute the compressed size of layers stored uncompressed exactly (gzip level 6) rather than estimate it within 2%")
@@ -221,6 +223,21 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	return o, nil
 }
 
+// addProgressFlags adds --progress and --quiet, which both commands take.
+func addProgressFlags(fs *flag.FlagSet, o *options) {
+	fs.Func("progress", "show how far the reading is on stderr: `auto` (when stderr is a terminal, the default), always or never", func(s string) error {
+		if s != "auto" && s != "always" && s != "never" {
+			return fmt.Errorf("want auto, always or never, not %q", s)
+		}
+		o.progress = s
+		return nil
+	})
+	fs.BoolFunc("quiet", "show no progress (--progress never)", func(string) error {
+		o.progress = "never"
+		return nil
+	})
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -306,7 +323,7 @@ func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer,
 }
 
 func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr io.Writer, o *options, files map[string]analysis.FileInfo) (*analysis.Image, error) {
-	p := newProgress(stderr, arg)
+	p := newProgress(stderr, arg, o.progress)
 	defer p.done()
 	// Stored sizes are exact and free. Otherwise the size is computed;
 	// exactly when asked, or when a budget gates on it.
@@ -320,7 +337,7 @@ func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr
 	opts := analysis.Options{
 		Largest:      o.largest,
 		Compression:  compression,
-		Progress:     p.layer,
+		Progress:     p.update,
 		ManifestOnly: o.manifestOnly,
 	}
 	if files != nil {
@@ -342,36 +359,67 @@ func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr
 	return img, nil
 }
 
-// progress shows which layer is being read, on a terminal only, and only
-// once reading has taken more than a moment.
+// progress shows how far the reading of an image is, on stderr: the
+// layer, the bytes read and the rate. --progress auto (the default) shows
+// it when stderr is a terminal, on one line redrawn in place and cleared
+// at the end; always shows it anywhere, as a line a second on a log;
+// never (or --quiet) does not. Nothing of it goes to stdout.
 type progress struct {
-	w       io.Writer
-	name    string
-	start   time.Time
-	printed bool
+	w         io.Writer // nil: no progress
+	terminal  bool
+	name      string
+	start     time.Time
+	last      time.Time
+	lastLayer int
+	printed   bool
 }
 
-func newProgress(stderr io.Writer, name string) *progress {
-	f, ok := stderr.(*os.File)
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
 	if !ok {
-		return &progress{}
+		return false
 	}
-	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
-		return &progress{}
-	}
-	return &progress{w: stderr, name: name, start: time.Now()}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-func (p *progress) layer(n, total int) {
-	if p.w == nil || time.Since(p.start) < 500*time.Millisecond {
+func newProgress(stderr io.Writer, name, mode string) *progress {
+	terminal := isTerminal(stderr)
+	if mode == "never" || mode == "auto" && !terminal {
+		return &progress{}
+	}
+	return &progress{w: stderr, terminal: terminal, name: name, start: time.Now()}
+}
+
+func (p *progress) update(a analysis.Progress) {
+	if p.w == nil {
 		return
 	}
-	fmt.Fprintf(p.w, "\r\033[Kimgcompare: reading %s: layer %d of %d", p.name, n, total)
-	p.printed = true
+	now := time.Now()
+	every := 100 * time.Millisecond
+	if !p.terminal {
+		every = time.Second
+	}
+	if p.printed && a.Layer == p.lastLayer && !a.Compressing && now.Sub(p.last) < every {
+		return
+	}
+	line := fmt.Sprintf("imgcompare: reading %s: layer %d of %d, %s read", p.name, a.Layer, a.Layers, size.Format(a.Read))
+	if elapsed := now.Sub(p.start).Seconds(); elapsed > 0.05 {
+		line += fmt.Sprintf(", %s/s", size.Format(int64(float64(a.Read)/elapsed)))
+	}
+	if a.Compressing {
+		line = fmt.Sprintf("imgcompare: reading %s: %d layers read (%s), compressing", p.name, a.Layers, size.Format(a.Read))
+	}
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+	p.printed, p.last, p.lastLayer = true, now, a.Layer
 }
 
 func (p *progress) done() {
-	if p.printed {
+	if p.printed && p.terminal {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 }

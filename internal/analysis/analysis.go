@@ -78,6 +78,8 @@ type Layer struct {
 	CompressedSize int64
 	Files          int // regular files the layer adds or replaces
 	CreatedBy      string
+
+	stream int64 // bytes of its uncompressed stream, tar padding included
 }
 
 // FileInfo is what Diff compares of a path of the final filesystem.
@@ -103,8 +105,9 @@ type Options struct {
 	Largest int
 	// Compression is how to obtain compressed sizes.
 	Compression Compression
-	// Progress, when not nil, is called before each layer is read.
-	Progress func(layer, layers int)
+	// Progress, when not nil, is called before each layer is read and
+	// every progressEvery bytes of it, from the goroutine of Analyze.
+	Progress func(Progress)
 	// ManifestOnly reads the manifest and config and no layer: the
 	// compressed sizes must be stored.
 	ManifestOnly bool
@@ -114,6 +117,18 @@ type Options struct {
 	// FileDigests hashes every regular file's content for Files.
 	FileDigests bool
 }
+
+// Progress is how far Analyze has read.
+type Progress struct {
+	Layer, Layers int   // the layer being read, from 1
+	Read          int64 // bytes of uncompressed layers read so far
+	// Compressing: every layer is read, the compressed sizes are not
+	// known yet.
+	Compressing bool
+}
+
+// progressEvery is how often, in bytes, Progress is called within a layer.
+const progressEvery = 4 << 20
 
 // Analyze reads img, one layer at a time, and returns what it found.
 func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
@@ -156,19 +171,24 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	}
 	fs := newFSTree()
 	waste := newWasteCounter()
+	var read int64
 	for i, layer := range layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		var report func(int64)
 		if opts.Progress != nil {
-			opts.Progress(i+1, len(layers))
+			p := Progress{Layer: i + 1, Layers: len(layers), Read: read}
+			opts.Progress(p)
+			report = func(n int64) { opts.Progress(Progress{Layer: p.Layer, Layers: p.Layers, Read: p.Read + n}) }
 		}
-		l, err := readLayer(ctx, layer, config.RootFS.DiffIDs[i], i, fs, waste, opts)
+		l, err := readLayer(ctx, layer, config.RootFS.DiffIDs[i], i, fs, waste, opts, report)
 		if err != nil {
 			return nil, layerError(config.RootFS.DiffIDs, i, err)
 		}
 		l.CreatedBy = createdBy[i]
 		out.Layers = append(out.Layers, l)
+		read += l.stream
 	}
 	if opts.Compression == Stored {
 		if err := storedFormats(out, layers); err != nil {
@@ -178,6 +198,9 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		out.Formats = []string{"gzip"}
 	}
 	if compressed != nil {
+		if opts.Progress != nil {
+			opts.Progress(Progress{Layer: len(layers), Layers: len(layers), Read: read, Compressing: true})
+		}
 		sizes, estimated, err := compressed()
 		if err != nil {
 			return nil, err
@@ -300,7 +323,9 @@ func layerHistory(history []v1.History, layers int) []string {
 // readLayer streams one layer: it sums its file sizes, applies its entries
 // and whiteouts to fs, and checks that the stream is the one the config
 // names (its diff_id), as Docker does before it uses a layer.
-func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, opts Options) (Layer, error) {
+// report, when not nil, is called with the bytes of the stream read so
+// far, every progressEvery.
+func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, opts Options, report func(int64)) (Layer, error) {
 	l := Layer{DiffID: diffID.String()}
 
 	rc, err := layer.Uncompressed()
@@ -322,7 +347,8 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 	written := map[string]writtenEntry{}
 	var head [4]byte
 	digest := sha256.New()
-	stream := io.TeeReader(ctxio.Reader(ctx, rc), digest)
+	counted := &countingReader{r: ctxio.Reader(ctx, rc), report: report}
+	stream := io.TeeReader(counted, digest)
 	tr := tar.NewReader(stream)
 	for {
 		h, err := tr.Next()
@@ -396,7 +422,27 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 	if got := "sha256:" + hex.EncodeToString(digest.Sum(nil)); got != l.DiffID {
 		return l, fmt.Errorf("content is %s, not the diff_id the config names: %w", got, ErrDiffID)
 	}
+	l.stream = counted.n
 	return l, nil
+}
+
+// countingReader counts what is read through it, and reports the count
+// every progressEvery bytes.
+type countingReader struct {
+	r      io.Reader
+	n      int64
+	next   int64
+	report func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.report != nil && c.n >= c.next {
+		c.report(c.n)
+		c.next = c.n + progressEvery
+	}
+	return n, err
 }
 
 // ErrDiffID marks a layer whose content does not match its diff_id.
