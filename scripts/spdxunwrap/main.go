@@ -5,7 +5,7 @@
 // becomes a digest of the rest, so that the document does not depend on
 // where the files were scanned.
 //
-//	go run ./bench/spdxunwrap [-root DIR] < STATEMENT.spdx.json > BINARY.spdx.json
+//	go run ./scripts/spdxunwrap [-root DIR] < STATEMENT.spdx.json > BINARY.spdx.json
 package main
 
 import (
