@@ -16,6 +16,7 @@
 # $DOCKER_MULTISTAGE_CACHE/buildkit, so a later run reuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/daemon.sh
 
 state=${BUILDKIT_STATE:-/tmp/docker_multistage-buildkit}
 cache=${DOCKER_MULTISTAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker_multistage}
@@ -91,15 +92,7 @@ TOML
 	exit 1
 	;;
 stop)
-	if [ -f "$state/buildkitd.pid" ]; then
-		pid=$(cat "$state/buildkitd.pid")
-		rm -f "$state/buildkitd.pid"
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-	fi
+	stop_pid "$state/buildkitd.pid"
 	echo "buildkit: stopped" >&2
 	;;
 *)

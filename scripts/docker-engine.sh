@@ -6,6 +6,7 @@
 #   scripts/docker-engine.sh start   start dockerd unless one answers
 #   scripts/docker-engine.sh stop    stop the dockerd that start started
 set -euo pipefail
+. "$(dirname "$0")/lib/daemon.sh"
 
 state=${DOCKER_ENGINE_STATE:-/tmp/docker_multistage-dockerd}
 sock=/var/run/docker.sock
@@ -32,15 +33,8 @@ start)
 	exit 1
 	;;
 stop)
-	[ -f "$state/pid" ] || exit 0
-	pid=$(cat "$state/pid")
-	rm -f "$state/pid"
-	kill "$pid" 2>/dev/null || exit 0
-	for _ in $(seq 60); do
-		kill -0 "$pid" 2>/dev/null || { echo "docker-engine: stopped"; exit 0; }
-		sleep 0.5
-	done
-	kill -9 "$pid" 2>/dev/null || true
+	stop_pid "$state/pid" 30
+	echo "docker-engine: stopped"
 	;;
 *)
 	echo "usage: $0 start|stop" >&2

@@ -9,6 +9,7 @@
 #   scripts/kube-apiserver.sh stop    stop what start started (the API server before etcd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/daemon.sh
 
 state=${KUBE_STATE:-/tmp/docker_multistage-kube}
 etcd_port=${KUBE_ETCD_PORT:-12379}
@@ -17,19 +18,6 @@ api_port=${KUBE_API_PORT:-16443}
 kubeconfig=$state/kubeconfig
 
 answers() { [ -f "$kubeconfig" ] && "$kube/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; }
-
-stop_pid() { # file
-	[ -f "$1" ] || return 0
-	local pid
-	pid=$(cat "$1")
-	rm -f "$1"
-	kill "$pid" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.2
-	done
-	kill -9 "$pid" 2>/dev/null || true
-}
 
 case ${1:-} in
 start)
@@ -41,6 +29,10 @@ start)
 	fi
 	command -v etcd >/dev/null || { echo "kube-apiserver: etcd is missing (scripts/install-deps.sh installs etcd-server)" >&2; exit 1; }
 	command -v openssl >/dev/null || { echo "kube-apiserver: openssl is missing" >&2; exit 1; }
+	# Whatever an earlier start left running goes first: its state is
+	# about to be removed, and an etcd left behind would hold the port.
+	stop_pid "$state/apiserver.pid"
+	stop_pid "$state/etcd.pid"
 	rm -rf "$state"
 	mkdir -p "$state/pki"
 	pki=$state/pki

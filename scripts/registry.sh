@@ -10,6 +10,7 @@
 #   scripts/registry.sh status  exit 0 when they answer (and print the file)
 #   scripts/registry.sh stop    stop what start started
 set -euo pipefail
+. "$(dirname "$0")/lib/daemon.sh"
 
 state=${REGISTRY_STATE:-/tmp/docker_multistage-registry}
 port=${REGISTRY_PORT:-15000}
@@ -46,14 +47,6 @@ auth:
     path: $3
 YAML
 	fi
-}
-
-stop_pid() {
-	[ -f "$1" ] || return 0
-	local pid
-	pid=$(cat "$1")
-	rm -f "$1"
-	kill "$pid" 2>/dev/null || true
 }
 
 running() { [ -f "$env_file" ] && answers "127.0.0.1:$port" && answers "127.0.0.1:$auth_port"; }

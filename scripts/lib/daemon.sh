@@ -1,0 +1,25 @@
+# Shared by the scripts that start and stop the test daemons (the Docker
+# engine, the registries, buildkitd, the API server and etcd). Source it.
+
+# stop_pid FILE [SECONDS]: stops the process whose pid FILE holds and
+# removes FILE: TERM, up to SECONDS (default 10) for it to exit, then KILL,
+# and waits until it is gone. Nothing to do when FILE is missing or the
+# process has already exited.
+stop_pid() {
+	local file=$1 seconds=${2:-10} pid
+	[ -f "$file" ] || return 0
+	pid=$(cat "$file")
+	rm -f "$file"
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq $((seconds * 10))); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || return 0
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "$(basename "$0"): process $pid did not exit" >&2
+	return 1
+}
