@@ -298,7 +298,8 @@ func TestOCIFromSkopeo(t *testing.T) {
 // link to /tools/su2), and has a hard link whose header makes its file
 // setuid, into the Docker engine, exports the container
 // filesystem Docker assembles, and checks imgcompare's setuid findings and
-// types against it.
+// types against it; then layers Docker refuses to apply, which imgcompare
+// refuses too.
 func TestThroughSymlinkLikeDocker(t *testing.T) {
 	dockertest.Require(t)
 	img := it.Image(t, v1.Config{Cmd: []string{"/none"}},
@@ -379,5 +380,24 @@ func TestThroughSymlinkLikeDocker(t *testing.T) {
 	}
 	if strings.Join(sorted(got), " ") != strings.Join(sorted(dockerSetuid), " ") {
 		t.Errorf("setuid: imgcompare %v, Docker %v", got, dockerSetuid)
+	}
+
+	// Through a symlink of the layer to a directory the layer does not
+	// hold: Docker cannot apply the layer, and imgcompare refuses it.
+	for name, layer := range map[string][]it.Entry{
+		"a file":   {it.Symlink("t", "/usr/bin"), it.File("t/x", 1)},
+		"whiteout": {it.Symlink("v/run", "/run"), it.Whiteout("v/run", "x")},
+	} {
+		bad := filepath.Join(dir, "bad.tar")
+		tag := "imgcompare-test/through-symlink:bad"
+		it.DockerSave(t, bad, []string{tag}, it.Image(t, v1.Config{Cmd: []string{"/none"}},
+			it.By("base", it.Layer(t, it.Dir("usr"), it.Dir("usr/bin"), it.Dir("v"))), it.By("bad", it.Layer(t, layer...))))
+		if out, err := dockertest.DockerErr("load", "-q", "-i", bad); err == nil {
+			dockertest.DockerErr("image", "rm", "-f", tag)
+			t.Errorf("%s: Docker loaded the layer (%s): the test's premise is wrong", name, out)
+		}
+		if _, stderr, code := imgcompare(t, bad); code != 2 || !strings.Contains(stderr, "symlink") {
+			t.Errorf("%s: imgcompare exit %d, want 2 naming the symlink: %s", name, code, stderr)
+		}
 	}
 }
