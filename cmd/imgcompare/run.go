@@ -293,9 +293,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 
-	violations := budget.Check(images, o.rules)
+	results := budget.Evaluate(images, o.rules)
+	violations := budget.Violations(results)
 	var out bytes.Buffer
-	if err := report.Write(&out, o.format, images, violations); err != nil {
+	if err := report.Write(&out, o.format, images, results); err != nil {
 		return &exitError{exitUsage, err}
 	}
 	if _, err := stdout.Write(out.Bytes()); err != nil {

@@ -287,6 +287,7 @@ func TestFormats(t *testing.T) {
 		"table":    "IMAGE ",
 		"markdown": "| Image |",
 		"json":     `"schema": "imgcompare/v2"`,
+		"junit":    `<testsuite name="` + path + `"`,
 		"svg":      "<svg ",
 	} {
 		r := imgcompare(t, nil, "-o", format, path)
@@ -322,6 +323,13 @@ func TestGates(t *testing.T) {
 	}
 	if !strings.Contains(fail.stdout, "IMAGE ") {
 		t.Error("the report is missing when a gate fails")
+	}
+
+	// As JUnit: the same exit status, a case per rule, four failed.
+	junit := imgcompare(t, nil, scratch, alpine, "-o", "junit", "--max-size", "500kB", "--forbid", "shell,root", "--min-reduction", "95%")
+	if junit.code != 1 || strings.Count(junit.stdout, "<testcase ") != 4 || strings.Count(junit.stdout, "<failure ") != 4 ||
+		!strings.Contains(junit.stdout, `<failure message="shell: /bin/busybox, /bin/sh" type="forbid">`) {
+		t.Errorf("-o junit: exit %d\n%s%s", junit.code, junit.stdout, junit.stderr)
 	}
 }
 

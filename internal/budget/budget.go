@@ -40,11 +40,43 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s: --%s: %s", v.Image, v.Rule, v.Message)
 }
 
+// Result is one rule checked on one image.
+type Result struct {
+	Image string
+	Index int    // the image's place in the images checked
+	Rule  string // the flag that set the rule, without dashes
+	Limit string // the rule's value as it was read: 8,000,000 B, 95%, shell
+	// Violation says how the image breaks the rule; empty when it keeps it.
+	Violation string
+}
+
+// Passed reports whether the image keeps the rule.
+func (r Result) Passed() bool { return r.Violation == "" }
+
 // Check returns every rule broken. With one image the rules apply to it.
 // With several, the first is the baseline the others are compared
 // against: the rules apply to the others, since the baseline is what they
 // improve on, not what ships.
 func Check(images []*analysis.Image, r Rules) []Violation {
+	return Violations(Evaluate(images, r))
+}
+
+// Violations are the results that broke their rule.
+func Violations(results []Result) []Violation {
+	var out []Violation
+	for _, res := range results {
+		if !res.Passed() {
+			out = append(out, Violation{res.Image, res.Rule, res.Violation})
+		}
+	}
+	return out
+}
+
+// Evaluate checks every rule set on the images Check applies them to, and
+// returns one result per image and rule, kept or broken, in the order of
+// the images, then of the flags in imgcompare's usage; --forbid gives one
+// result per finding it names.
+func Evaluate(images []*analysis.Image, r Rules) []Result {
 	if len(images) == 0 {
 		return nil
 	}
@@ -52,46 +84,56 @@ func Check(images []*analysis.Image, r Rules) []Violation {
 	if len(images) > 1 {
 		candidates = images[1:]
 	}
-	var out []Violation
-	for _, img := range candidates {
-		if r.MaxSize > 0 && img.Size > r.MaxSize {
-			out = append(out, Violation{img.Name, "max-size",
-				fmt.Sprintf("uncompressed size %s exceeds %s", size.Exact(img.Size), size.Exact(r.MaxSize))})
+	var out []Result
+	for n, img := range candidates {
+		index := n + len(images) - len(candidates)
+		check := func(rule, limit string, broken bool, violation func() string) {
+			res := Result{Image: img.Name, Index: index, Rule: rule, Limit: limit}
+			if broken {
+				res.Violation = violation()
+			}
+			out = append(out, res)
 		}
-		if r.MaxCompressedSize > 0 && img.CompressedSize > r.MaxCompressedSize {
-			out = append(out, Violation{img.Name, "max-compressed-size",
-				fmt.Sprintf("compressed size %s exceeds %s", size.Exact(img.CompressedSize), size.Exact(r.MaxCompressedSize))})
+		if r.MaxSize > 0 {
+			check("max-size", size.Exact(r.MaxSize), img.Size > r.MaxSize, func() string {
+				return fmt.Sprintf("uncompressed size %s exceeds %s", size.Exact(img.Size), size.Exact(r.MaxSize))
+			})
+		}
+		if r.MaxCompressedSize > 0 {
+			check("max-compressed-size", size.Exact(r.MaxCompressedSize), img.CompressedSize > r.MaxCompressedSize, func() string {
+				return fmt.Sprintf("compressed size %s exceeds %s", size.Exact(img.CompressedSize), size.Exact(r.MaxCompressedSize))
+			})
 		}
 		if r.MinReduction != 0 && len(images) > 1 {
 			got := analysis.Reduce(images[0].Size, img.Size).Percent
-			if got < r.MinReduction {
-				out = append(out, Violation{img.Name, "min-reduction",
-					fmt.Sprintf("%.2f%% smaller than %s, want at least %g%%", got, images[0].Name, r.MinReduction)})
-			}
+			check("min-reduction", fmt.Sprintf("%g%%", r.MinReduction), got < r.MinReduction, func() string {
+				return fmt.Sprintf("%.2f%% smaller than %s, want at least %g%%", got, images[0].Name, r.MinReduction)
+			})
 		}
 		w := img.Waste
-		if r.MinEfficiency != nil && ratio(w.Minimums, w.Cumulative, 1).Cmp(r.MinEfficiency) < 0 {
-			out = append(out, Violation{img.Name, "min-efficiency",
-				fmt.Sprintf("efficiency %.4g%% is below %s", 100*w.Efficiency, percent(r.MinEfficiency))})
+		if r.MinEfficiency != nil {
+			check("min-efficiency", percent(r.MinEfficiency), ratio(w.Minimums, w.Cumulative, 1).Cmp(r.MinEfficiency) < 0, func() string {
+				return fmt.Sprintf("efficiency %.4g%% is below %s", 100*w.Efficiency, percent(r.MinEfficiency))
+			})
 		}
-		if r.MaxWastedBytes != nil && w.WastedBytes > *r.MaxWastedBytes {
-			out = append(out, Violation{img.Name, "max-wasted-bytes",
-				fmt.Sprintf("wasted %s exceeds %s", size.Exact(w.WastedBytes), size.Exact(*r.MaxWastedBytes))})
+		if r.MaxWastedBytes != nil {
+			check("max-wasted-bytes", size.Exact(*r.MaxWastedBytes), w.WastedBytes > *r.MaxWastedBytes, func() string {
+				return fmt.Sprintf("wasted %s exceeds %s", size.Exact(w.WastedBytes), size.Exact(*r.MaxWastedBytes))
+			})
 		}
-		if r.MaxWastedShare != nil && w.WastedBytes > 0 && (w.UserSize == 0 || ratio(w.WastedBytes, w.UserSize, 0).Cmp(r.MaxWastedShare) > 0) {
-			got := fmt.Sprintf("%.4g%%", w.UserWastedPercent)
-			if w.UserSize == 0 {
-				got = fmt.Sprintf("%s, but the layers above the first hold no bytes", size.Exact(w.WastedBytes))
-			}
-			out = append(out, Violation{img.Name, "max-wasted-percent",
-				fmt.Sprintf("wasted %s of the layers above the first exceeds %s", got, percent(r.MaxWastedShare))})
+		if r.MaxWastedShare != nil {
+			broken := w.WastedBytes > 0 && (w.UserSize == 0 || ratio(w.WastedBytes, w.UserSize, 0).Cmp(r.MaxWastedShare) > 0)
+			check("max-wasted-percent", percent(r.MaxWastedShare), broken, func() string {
+				got := fmt.Sprintf("%.4g%%", w.UserWastedPercent)
+				if w.UserSize == 0 {
+					got = fmt.Sprintf("%s, but the layers above the first hold no bytes", size.Exact(w.WastedBytes))
+				}
+				return fmt.Sprintf("wasted %s of the layers above the first exceeds %s", got, percent(r.MaxWastedShare))
+			})
 		}
 		for _, k := range r.Forbid {
 			found := img.Of(k)
-			if len(found) == 0 {
-				continue
-			}
-			out = append(out, Violation{img.Name, "forbid", fmt.Sprintf("%s: %s", k, describe(found))})
+			check("forbid", string(k), len(found) > 0, func() string { return fmt.Sprintf("%s: %s", k, describe(found)) })
 		}
 	}
 	return out

@@ -8,15 +8,17 @@ import (
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+
+	"github.com/rastringer/docker_multistage/internal/budget"
 )
 
 // TestMarkdownRendersAsGFM renders the markdown report with goldmark's
 // GitHub Flavored Markdown tables, as a pull-request comment is rendered:
 // every line after a table that is not a row must stay out of the table.
 func TestMarkdownRendersAsGFM(t *testing.T) {
-	images, violations := fixture(t)
+	images, results := fixture(t)
 	var md bytes.Buffer
-	if err := Markdown(&md, images, violations); err != nil {
+	if err := Markdown(&md, images, budget.Violations(results)); err != nil {
 		t.Fatal(err)
 	}
 	var html bytes.Buffer

@@ -1,5 +1,5 @@
 // Package report renders the analysis of one or more images as an aligned
-// text table, markdown, JSON or an SVG bar chart. The first image is the
+// text table, markdown, JSON, JUnit XML or an SVG bar chart. The first image is the
 // baseline: every other one is shown with its reduction against it.
 package report
 
@@ -18,18 +18,20 @@ import (
 )
 
 // Formats lists the output formats, for -o.
-var Formats = []string{"table", "markdown", "json", "svg"}
+var Formats = []string{"table", "markdown", "json", "junit", "svg"}
 
-// Write renders images in format to w. violations are the broken rules of
-// a budget, if one was checked.
-func Write(w io.Writer, format string, images []*analysis.Image, violations []budget.Violation) error {
+// Write renders images in format to w. results are the rules of a budget
+// checked on them, if one was set (budget.Evaluate).
+func Write(w io.Writer, format string, images []*analysis.Image, results []budget.Result) error {
 	switch format {
 	case "table":
 		return Table(w, images)
 	case "markdown":
-		return Markdown(w, images, violations)
+		return Markdown(w, images, budget.Violations(results))
 	case "json":
-		return JSON(w, images, violations)
+		return JSON(w, images, budget.Violations(results))
+	case "junit":
+		return JUnit(w, images, results)
 	case "svg":
 		return SVG(w, images)
 	}

@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // fixture is the analysis of two synthetic images, an alpine-like
 // baseline and a scratch image, with a budget the baseline would break
 // and the scratch image breaks once.
-func fixture(t *testing.T) ([]*analysis.Image, []budget.Violation) {
+func fixture(t *testing.T) ([]*analysis.Image, []budget.Result) {
 	t.Helper()
 	var images []*analysis.Image
 	for _, c := range []struct {
@@ -44,8 +44,8 @@ func fixture(t *testing.T) ([]*analysis.Image, []budget.Violation) {
 		a.Name, a.Source = c.name, "docker-archive"
 		images = append(images, a)
 	}
-	violations := budget.Check(images, budget.Rules{MaxSize: 250_000, Forbid: []analysis.Kind{analysis.Shell}})
-	return images, violations
+	results := budget.Evaluate(images, budget.Rules{MaxSize: 250_000, Forbid: []analysis.Kind{analysis.Shell}})
+	return images, results
 }
 
 // wasteful replaces a file and removes a directory in its second layer:
@@ -76,18 +76,18 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestTable(t *testing.T) {
-	images, violations := fixture(t)
+	images, results := fixture(t)
 	var out bytes.Buffer
-	if err := Write(&out, "table", images, violations); err != nil {
+	if err := Write(&out, "table", images, results); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "table.golden", out.Bytes())
 }
 
 func TestMarkdown(t *testing.T) {
-	images, violations := fixture(t)
+	images, results := fixture(t)
 	var out bytes.Buffer
-	if err := Write(&out, "markdown", images, violations); err != nil {
+	if err := Write(&out, "markdown", images, results); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "markdown.golden", out.Bytes())
@@ -127,9 +127,9 @@ func TestSVG(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	images, violations := fixture(t)
+	images, results := fixture(t)
 	var out bytes.Buffer
-	if err := Write(&out, "json", images, violations); err != nil {
+	if err := Write(&out, "json", images, results); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
