@@ -94,9 +94,13 @@ type options struct {
 	version      bool
 	progress     string // auto, always or never
 	rules        budget.Rules
+	reports      []reportFile // --report: more formats, to files
 	images       []string
 	tempDir      *scratchDir // for the sources' temporary copies
 }
+
+// reportFile is a format to write to a file as well as -o's to stdout.
+type reportFile struct{ format, path string }
 
 // scratchDir is the one directory under TMPDIR that a run's temporary
 // copies go into, made when the first is needed (a run that needs none
@@ -128,6 +132,14 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("imgcompare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.format, "o", "table", "output `format`: "+strings.Join(report.Formats, ", "))
+	fs.Func("report", "also write the report in `format=path` (json=report.json, junit=junit.xml), once per file; the images are read once", func(s string) error {
+		format, path, ok := strings.Cut(s, "=")
+		if !ok || path == "" || !contains(report.Formats, format) {
+			return fmt.Errorf("want FORMAT=PATH with a format of %s, not %q", strings.Join(report.Formats, ", "), s)
+		}
+		o.reports = append(o.reports, reportFile{format, path})
+		return nil
+	})
 	fs.IntVar(&o.largest, "largest", 5, "how many of the largest files to list per image")
 	fs.Func("platform", "pick this `os/arch[/variant]` from a multi-platform image (default: this machine's, then linux/amd64)", func(s string) (err error) {
 		o.platform, err = source.ParsePlatform(s)
@@ -298,6 +310,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var out bytes.Buffer
 	if err := report.Write(&out, o.format, images, results); err != nil {
 		return &exitError{exitUsage, err}
+	}
+	for _, f := range o.reports {
+		var b bytes.Buffer
+		if err := report.Write(&b, f.format, images, results); err != nil {
+			return &exitError{exitUsage, err}
+		}
+		if err := os.WriteFile(f.path, b.Bytes(), 0o644); err != nil {
+			return &exitError{exitUsage, fmt.Errorf("--report: %w", err)}
+		}
 	}
 	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -331,7 +332,34 @@ func TestGates(t *testing.T) {
 		!strings.Contains(junit.stdout, `<failure message="shell: /bin/busybox, /bin/sh" type="forbid">`) {
 		t.Errorf("-o junit: exit %d\n%s%s", junit.code, junit.stdout, junit.stderr)
 	}
+
+	// --report writes more formats from the same reading: the files hold
+	// what -o gives.
+	dir := t.TempDir()
+	jsonFile, junitFile := filepath.Join(dir, "report.json"), filepath.Join(dir, "junit.xml")
+	both := imgcompare(t, nil, scratch, alpine, "--report", "json="+jsonFile, "--report", "junit="+junitFile, "--max-size", "500kB", "--forbid", "shell,root", "--min-reduction", "95%")
+	gotJUnit, err := os.ReadFile(junitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotJSON, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.code != 1 || !strings.HasPrefix(both.stdout, "IMAGE ") || both.stderr != fail.stderr ||
+		stamp.ReplaceAllString(string(gotJUnit), "") != stamp.ReplaceAllString(junit.stdout, "") ||
+		len(parse(t, string(gotJSON)).Violations) != 4 {
+		t.Errorf("--report: exit %d, stdout %.40q, stderr %q\n%s", both.code, both.stdout, both.stderr, gotJUnit)
+	}
+	for _, bad := range [][]string{{"--report", "yaml=x"}, {"--report", "json"}, {"--report", "json="}, {"--report", "json=" + filepath.Join(dir, "no", "such", "dir")}} {
+		if r := imgcompare(t, nil, append(bad, scratch)...); r.code != 2 || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q: want 2 and nothing", bad, r.code, r.stdout)
+		}
+	}
 }
+
+// stamp matches the time a JUnit document was written.
+var stamp = regexp.MustCompile(` timestamp="[^"]*"`)
 
 // TestWasteGates gates on dive's figures, for an image whose second layer
 // replaces a 1000-byte file and removes a directory.
