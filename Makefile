@@ -20,7 +20,8 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
-	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
+	$(GO) run $(ACTIONLINT) .github/workflows/*.yml test/images/testdata/action-pr.yml
+	shellcheck action/*.sh
 
 # Every test. The race detector runs on all packages but test/, whose
 # integration tests drive Docker and other processes (and would spend

@@ -10,6 +10,8 @@
 #   scripts/tools.sh kube        kube-apiserver and kubectl (prints their directory)
 #   scripts/tools.sh buildkit    buildkitd and buildctl (prints their directory)
 #   scripts/tools.sh buildx      docker buildx, as a docker CLI plugin
+#   scripts/tools.sh act         nektos/act, which runs the GitHub Action's
+#                                workflow here
 #   scripts/tools.sh sbom-scanner  the SBOM generator of the release image
 #                                (tools/sbom-scanner, on Syft)
 #   scripts/tools.sh all         all of them
@@ -22,6 +24,7 @@ compose_version=v5.6.0
 kube_version=v1.37.2
 buildkit_version=v0.34.2
 buildx_version=v0.38.2
+act_version=v0.2.89
 
 # Work directories are removed however the script ends.
 work_dirs=()
@@ -169,6 +172,7 @@ sbom_scanner() {
 
 case ${1:-} in
 dive) build dive "$dive_version" github.com/wagoodman/dive ;;
+act) build act "$act_version" github.com/nektos/act ;;
 compose) compose ;;
 kube) kube ;;
 buildkit) buildkit ;;
@@ -180,6 +184,7 @@ all)
 	kube >/dev/null &
 	kube_pid=$!
 	build dive "$dive_version" github.com/wagoodman/dive
+	build act "$act_version" github.com/nektos/act
 	compose
 	buildkit
 	buildx
@@ -187,7 +192,7 @@ all)
 	wait "$kube_pid" || { echo "tools: building kube-apiserver and kubectl failed" >&2; exit 1; }
 	;;
 *)
-	echo "usage: $0 dive|compose|kube|buildkit|buildx|sbom-scanner|all" >&2
+	echo "usage: $0 dive|act|compose|kube|buildkit|buildx|sbom-scanner|all" >&2
 	exit 2
 	;;
 esac
