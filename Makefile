@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: run build test lint bench images compare reliability release-image dist clean
+.PHONY: run build test lint bench images compare reliability release-image release-imgcompare-image dist clean
 
 run: ## serve on :8080
 	$(GO) run ./cmd/echo_app
@@ -46,6 +46,9 @@ compare: ## images, then regenerate docs/image-comparison.md and docs/image-size
 
 release-image: ## docker buildx build: linux/amd64, arm64 and arm/v7 with provenance and SBOM, to out/image and the local registry (NO_CACHE=1 for a cold build)
 	scripts/release-image.sh
+
+release-imgcompare-image: ## the same for imgcompare's own image (Dockerfile.imgcompare)
+	DOCKERFILE=Dockerfile.imgcompare scripts/release-image.sh
 
 dist: ## imgcompare's release binaries (linux, darwin, windows; amd64, arm64), SBOMs and SHA256SUMS in dist/
 	scripts/dist.sh

@@ -4,6 +4,7 @@
 #
 #   GO_IMAGE=...
 #   ALPINE_IMAGE=...
+#   CERTS_IMAGE=...   (imgcompare's image takes its CA bundle from it)
 #
 # It uses the upstream images (golang:1.26-alpine, alpine:3.22) when they
 # are present or can be pulled. Where no registry answers, it builds local
@@ -13,6 +14,8 @@
 #                              plus Debian's busybox-static as /bin/sh
 #   local/alpine:standin       busybox-static and an /etc/passwd, a small
 #                              alpine-like runtime
+#   local/ca-certificates:standin  Debian's CA bundle alone, at the path
+#                              alpine has it (/etc/ssl/certs/ca-certificates.crt)
 # Set BASE_IMAGES=standin to skip the pull attempts.
 #
 # With --push REGISTRY, a stand-in is pushed to REGISTRY/docker_multistage/
@@ -98,6 +101,19 @@ else
 	fi
 fi
 
+if [ "$alpine_image" = "$alpine_upstream" ]; then
+	certs_image=$alpine_upstream
+else
+	certs_image=local/ca-certificates:standin
+	if ! have "$certs_image"; then
+		bundle=/etc/ssl/certs/ca-certificates.crt
+		[ -s "$bundle" ] || { echo "base-images: $bundle is missing (apt-get install ca-certificates)" >&2; exit 1; }
+		mkdir -p "$work/certs/etc/ssl/certs"
+		cp "$bundle" "$work/certs/etc/ssl/certs/"
+		import_rootfs "$work/certs" "$certs_image" "stand-in for alpine:3.22's CA bundle: Debian's ca-certificates"
+	fi
+fi
+
 pushed() {
 	if [ -n "$push" ] && [[ $1 == local/* ]]; then
 		local ref=$push/docker_multistage/${1#local/}
@@ -110,3 +126,4 @@ pushed() {
 }
 echo "GO_IMAGE=$(pushed "$go_image")"
 echo "ALPINE_IMAGE=$(pushed "$alpine_image")"
+echo "CERTS_IMAGE=$(pushed "$certs_image")"

@@ -11,7 +11,7 @@
 # GitHub Action, and shellcheck for its scripts (make lint).
 set -euo pipefail
 
-packages=(make curl iproute2 time openssl docker.io runc chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo etcd-server docker-registry apache2-utils debootstrap libxml2-utils jq shellcheck)
+packages=(make curl iproute2 time openssl docker.io runc chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo etcd-server docker-registry apache2-utils debootstrap libxml2-utils jq shellcheck ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -10,8 +10,12 @@
 #   scripts/release-image.sh
 #
 # Settings, from the environment:
+#   DOCKERFILE   Dockerfile (echo_app_multistage), or Dockerfile.imgcompare
+#                (imgcompare's own image)
+#   NAME         the image's name: echo_app_multistage, or imgcompare for
+#                Dockerfile.imgcompare
 #   PLATFORMS    linux/amd64,linux/arm64,linux/arm/v7 (the default)
-#   OUT          the OCI archive (out/image/echo_app_multistage.oci.tar)
+#   OUT          the OCI archive (out/image/NAME.oci.tar)
 #   TAG          the tag pushed (the git describe of HEAD)
 #   NO_CACHE=1   build without BuildKit's cache
 #   COLD=1       empty the builder's cache first, cache mounts included
@@ -24,8 +28,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+dockerfile=${DOCKERFILE:-Dockerfile}
+case $dockerfile in
+Dockerfile.imgcompare) name=${NAME:-imgcompare} ;;
+*) name=${NAME:-echo_app_multistage} ;;
+esac
 platforms=${PLATFORMS:-linux/amd64,linux/arm64,linux/arm/v7}
-out=${OUT:-out/image/echo_app_multistage.oci.tar}
+out=${OUT:-out/image/$name.oci.tar}
 version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 revision=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 tag=${TAG:-$version}
@@ -48,9 +57,14 @@ builder=$(scripts/buildkit.sh start)
 # stand-in goes to the registry first.
 eval "$(scripts/base-images.sh --push "$REGISTRY")"
 
-image=$REGISTRY/docker_multistage/echo_app_multistage
-args=(--builder "$builder" --platform "$platforms"
+image=$REGISTRY/docker_multistage/$name
+args=(--builder "$builder" --platform "$platforms" --file "$dockerfile"
 	--build-arg "GO_IMAGE=$GO_IMAGE" --build-arg "VERSION=$version" --build-arg "REVISION=$revision")
+# imgcompare's build takes a CA bundle, and downloads its modules through
+# this machine's proxy.
+if [ "$dockerfile" = Dockerfile.imgcompare ]; then
+	args+=(--build-arg "CERTS_IMAGE=$CERTS_IMAGE" --build-arg "GOPROXY=$(go env GOPROXY)")
+fi
 [ "${NO_CACHE:-0}" = 1 ] && args+=(--no-cache)
 if [ "${COLD:-0}" = 1 ]; then
 	docker buildx prune --builder "$builder" --all --force >/dev/null

@@ -2,11 +2,13 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -37,14 +39,15 @@ func openRemote(ctx context.Context, ref string, opts Options) ([]*Image, error)
 	if err != nil {
 		return nil, fmt.Errorf("%q is not an image reference: %w", ref, err)
 	}
-	desc, err := remote.Get(r, remoteOptions(ctx, r, opts)...)
+	remoteOpts, certs := remoteOptions(ctx, r, opts)
+	desc, err := remote.Get(r, remoteOpts...)
 	if err != nil {
-		return nil, registryError(r, err)
+		return nil, certs.explain(r, err)
 	}
 	if desc.MediaType.IsIndex() {
 		index, err := desc.ImageIndex()
 		if err != nil {
-			return nil, registryError(r, err)
+			return nil, certs.explain(r, err)
 		}
 		imgs, err := fromIndex(index, "", opts, Registry)
 		if err != nil {
@@ -54,12 +57,14 @@ func openRemote(ctx context.Context, ref string, opts Options) ([]*Image, error)
 	}
 	img, err := desc.Image()
 	if err != nil {
-		return nil, registryError(r, err)
+		return nil, certs.explain(r, err)
 	}
 	return []*Image{{Image: img, Transport: Registry, StoredSizes: true, Close: noop}}, nil
 }
 
-func remoteOptions(ctx context.Context, r name.Reference, opts Options) []remote.Option {
+// remoteOptions are the options of every request to the registry of r,
+// and what watches them for an untrusted certificate.
+func remoteOptions(ctx context.Context, r name.Reference, opts Options) ([]remote.Option, *certWatch) {
 	dialer := &net.Dialer{Timeout: RegistryTimeout}
 	base := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -75,12 +80,48 @@ func remoteOptions(ctx context.Context, r name.Reference, opts Options) []remote
 		// does imgcompare without --insecure.
 		rt = httpsOnly{base}
 	}
+	certs := &certWatch{next: rt}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(rt),
+		remote.WithTransport(certs),
 		remote.WithUserAgent("imgcompare"),
+	}, certs
+}
+
+// certWatch remembers the first certificate a registry presented that
+// could not be verified. A loopback registry is tried over HTTPS, then
+// plain HTTP, so a TLS registry with an untrusted certificate fails with
+// the HTTP attempt's error ("an HTTP request to an HTTPS server"), which
+// hides the cause.
+type certWatch struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	err  error
+}
+
+func (c *certWatch) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	var verr *tls.CertificateVerificationError
+	if err != nil && errors.As(err, &verr) {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = verr
+		}
+		c.mu.Unlock()
 	}
+	return resp, err
+}
+
+// explain is registryError, naming the certificate when one was refused.
+func (c *certWatch) explain(r name.Reference, err error) error {
+	c.mu.Lock()
+	cert := c.err
+	c.mu.Unlock()
+	if cert != nil {
+		return fmt.Errorf("%s: the registry's certificate is not trusted: %s (its CA goes into the system's bundle, or SSL_CERT_FILE names a file of it)", r, oneLine(cert.Error()))
+	}
+	return registryError(r, err)
 }
 
 // loopbackRegistry reports whether a registry host is this machine.

@@ -28,7 +28,7 @@ import (
 // returns the index it pushed and its OCI archive.
 func release(t *testing.T, tag string, env ...string) (name.Digest, string) {
 	t.Helper()
-	archive := filepath.Join(t.TempDir(), "echo_app_multistage.oci.tar")
+	archive := filepath.Join(t.TempDir(), "image.oci.tar")
 	cmd := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "release-image.sh"))
 	cmd.Dir = dockertest.RepoRoot()
 	cmd.Env = append(os.Environ(), append([]string{"TAG=" + tag, "OUT=" + archive}, env...)...)
