@@ -8,10 +8,11 @@
 # distribution registry with htpasswd for the registry tests, and
 # debootstrap for a real Debian tree to test imgcompare on, and xmllint
 # to validate its JUnit XML against the schemas CI tools read, jq for the
-# GitHub Action, and shellcheck for its scripts (make lint).
+# GitHub Action, shellcheck for its scripts (make lint), and the CNI
+# plugins and iptables of the test cluster (runc runs its pods too).
 set -euo pipefail
 
-packages=(make curl iproute2 time openssl docker.io runc chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo etcd-server docker-registry apache2-utils debootstrap libxml2-utils jq shellcheck ca-certificates)
+packages=(make curl iproute2 time openssl docker.io runc chromium busybox-static qemu-user-static wrk nginx-light slowhttptest skopeo etcd-server docker-registry apache2-utils debootstrap libxml2-utils jq shellcheck ca-certificates containernetworking-plugins iptables)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

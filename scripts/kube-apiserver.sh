@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/daemon.sh
+. scripts/lib/pki.sh
 
 state=${KUBE_STATE:-/tmp/docker_multistage-kube}
 etcd_port=${KUBE_ETCD_PORT:-12379}
@@ -36,15 +37,9 @@ start)
 	rm -rf "$state"
 	mkdir -p "$state/pki"
 	pki=$state/pki
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=docker_multistage-test-ca \
-		-keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
-	openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver \
-		-keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$pki/san.ext"
-	openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-		-days 2 -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
-	openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
-	openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+	pki_ca "$pki" docker_multistage-test-ca
+	pki_cert "$pki" apiserver /CN=kube-apiserver IP:127.0.0.1,DNS:localhost
+	pki_sa "$pki"
 	token=$(openssl rand -hex 16)
 	echo "$token,admin,admin,system:masters" >"$state/tokens.csv"
 

@@ -8,6 +8,9 @@
 #   scripts/tools.sh dive        wagoodman/dive, for the waste figures and timing
 #   scripts/tools.sh compose     Docker Compose, as a docker CLI plugin
 #   scripts/tools.sh kube        kube-apiserver and kubectl (prints their directory)
+#   scripts/tools.sh cluster     kube-apiserver's node: controller manager,
+#                                scheduler, kubelet, kube-proxy, containerd
+#                                (prints KUBE_BIN=... and CONTAINERD_BIN=...)
 #   scripts/tools.sh buildkit    buildkitd and buildctl (prints their directory)
 #   scripts/tools.sh buildx      docker buildx, as a docker CLI plugin
 #   scripts/tools.sh act         nektos/act, which runs the GitHub Action's
@@ -25,6 +28,7 @@ kube_version=v1.37.2
 buildkit_version=v0.34.2
 buildx_version=v0.38.2
 act_version=v0.2.89
+containerd_version=v2.4.2
 
 # Work directories are removed however the script ends.
 work_dirs=()
@@ -109,49 +113,79 @@ buildx() {
 	echo "$dir/docker-buildx"
 }
 
-# kube: kube-apiserver and kubectl from the k8s.io/kubernetes module, through
-# a module of our own that replaces each staging module k8s.io/kubernetes
-# takes from ./staging with its published version.
+# kube_build NAME...: builds k8s.io/kubernetes/cmd/NAME for each NAME into
+# the Kubernetes directory of the cache, through a module of our own that
+# replaces each staging module k8s.io/kubernetes takes from ./staging with
+# its published version.
+kube_build() {
+	local dir="$cache/tools/kubernetes-$kube_version"
+	mkdir -p "$dir"
+	local work
+	work=$(mktemp -d)
+	work_dirs+=("$work")
+	local gomod
+	gomod=$(go mod download -json "k8s.io/kubernetes@$kube_version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+	local staging="v0${kube_version#v1}"
+	{
+		echo "module kubetools"
+		echo
+		echo "go $(go env GOVERSION | sed 's/^go//; s/\.[0-9]*$//')"
+		echo
+		echo "require k8s.io/kubernetes $kube_version"
+		echo
+		grep -E '^[[:space:]]*k8s.io/[a-z0-9-]+ => ./staging/' "$gomod" |
+			awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
+	} >"$work/go.mod"
+	local cmd
+	{
+		printf '//go:build tools\n\npackage kubetools\n\nimport (\n'
+		for cmd in "$@"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$cmd"; done
+		printf ')\n'
+	} >"$work/tools.go"
+	local minor=${kube_version#v1.}
+	minor=${minor%%.*}
+	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+	(cd "$work" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true) >&2
+	for cmd in "$@"; do
+		(cd "$work" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "$ldflags" -o "$dir/$cmd" "k8s.io/kubernetes/cmd/$cmd") >&2
+	done
+	rm -rf "$work"
+}
+
+# kube: kube-apiserver and kubectl.
 kube() {
 	local dir="$cache/tools/kubernetes-$kube_version"
 	if [ ! -x "$dir/kube-apiserver" ] || [ ! -x "$dir/kubectl" ]; then
 		echo "tools: building kube-apiserver and kubectl $kube_version into $dir (several minutes)" >&2
-		mkdir -p "$dir"
-		local work
-		work=$(mktemp -d)
-		work_dirs+=("$work")
-		local gomod
-		gomod=$(go mod download -json "k8s.io/kubernetes@$kube_version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-		local staging="v0${kube_version#v1}"
-		{
-			echo "module kubetools"
-			echo
-			echo "go $(go env GOVERSION | sed 's/^go//; s/\.[0-9]*$//')"
-			echo
-			echo "require k8s.io/kubernetes $kube_version"
-			echo
-			grep -E '^[[:space:]]*k8s.io/[a-z0-9-]+ => ./staging/' "$gomod" |
-				awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
-		} >"$work/go.mod"
-		cat >"$work/tools.go" <<'GO'
-//go:build tools
-
-package kubetools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
-		local minor=${kube_version#v1.}
-		minor=${minor%%.*}
-		local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-		(cd "$work" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true
-			cd "$work" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "$ldflags" -o "$dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver &&
-			GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "$ldflags" -o "$dir/kubectl" k8s.io/kubernetes/cmd/kubectl) >&2
-		rm -rf "$work"
+		kube_build kube-apiserver kubectl
 	fi
 	echo "$dir"
+}
+
+# cluster: what runs a node beside the API server: kube-controller-manager,
+# kube-scheduler, kubelet and kube-proxy from the same Kubernetes, and
+# containerd with its runc shim and ctr. runc and the CNI plugins come
+# from Debian (scripts/install-deps.sh).
+cluster() {
+	local dir="$cache/tools/kubernetes-$kube_version"
+	kube >/dev/null
+	local missing=() c
+	for c in kube-controller-manager kube-scheduler kubelet kube-proxy; do
+		[ -x "$dir/$c" ] || missing+=("$c")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "tools: building ${missing[*]} $kube_version into $dir (several minutes)" >&2
+		kube_build "${missing[@]}"
+	fi
+	local cdir="$cache/tools/containerd-$containerd_version"
+	if [ ! -x "$cdir/containerd" ] || [ ! -x "$cdir/containerd-shim-runc-v2" ] || [ ! -x "$cdir/ctr" ]; then
+		echo "tools: building containerd $containerd_version into $cdir" >&2
+		in_module "$cdir" github.com/containerd/containerd/v2 "$containerd_version" \
+			"-X github.com/containerd/containerd/v2/version.Version=$containerd_version" \
+			containerd=./cmd/containerd containerd-shim-runc-v2=./cmd/containerd-shim-runc-v2 ctr=./cmd/ctr
+	fi
+	echo "KUBE_BIN=$dir"
+	echo "CONTAINERD_BIN=$cdir"
 }
 
 # sbom-scanner: our module in tools/sbom-scanner, keyed on its Syft version
@@ -175,13 +209,14 @@ dive) build dive "$dive_version" github.com/wagoodman/dive ;;
 act) build act "$act_version" github.com/nektos/act ;;
 compose) compose ;;
 kube) kube ;;
+cluster) cluster ;;
 buildkit) buildkit ;;
 buildx) buildx ;;
 sbom-scanner) sbom_scanner ;;
 all)
 	# Two lanes, so one build's downloads and links overlap another's
-	# compiling: kube-apiserver and kubectl (the longest) beside the rest.
-	kube >/dev/null &
+	# compiling: Kubernetes and containerd (the longest) beside the rest.
+	cluster >/dev/null &
 	kube_pid=$!
 	build dive "$dive_version" github.com/wagoodman/dive
 	build act "$act_version" github.com/nektos/act
@@ -189,10 +224,10 @@ all)
 	buildkit
 	buildx
 	sbom_scanner
-	wait "$kube_pid" || { echo "tools: building kube-apiserver and kubectl failed" >&2; exit 1; }
+	wait "$kube_pid" || { echo "tools: building Kubernetes and containerd failed" >&2; exit 1; }
 	;;
 *)
-	echo "usage: $0 dive|act|compose|kube|buildkit|buildx|sbom-scanner|all" >&2
+	echo "usage: $0 dive|act|compose|kube|cluster|buildkit|buildx|sbom-scanner|all" >&2
 	exit 2
 	;;
 esac
