@@ -30,7 +30,9 @@ trap 'cp "$work/main.go" "$main"; rm -rf "$work"' EXIT
 
 # shellcheck disable=SC1091
 . "$(scripts/registry.sh start)"
-builder=$(scripts/buildkit.sh start)
+# shellcheck disable=SC1090
+. "$(scripts/buildkit.sh start)"
+builder=$BUILDER
 # The classic builder takes the engine's image, buildkitd the pushed copy.
 eval "$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh)"
 remote_go=$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh --push "$REGISTRY" | sed -n 's/^GO_IMAGE=//p')

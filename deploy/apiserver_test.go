@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,31 +22,12 @@ type apiServer struct {
 }
 
 // requireAPIServer finds the API server that scripts/kube-apiserver.sh
-// started: outside CI the test skips when none answers; in CI it fails,
-// because .ci/run starts one.
+// started, by what its status reports: outside CI the test skips when
+// none answers; in CI it fails, because .ci/run starts one.
 func requireAPIServer(t *testing.T) *apiServer {
 	t.Helper()
-	state := os.Getenv("KUBE_STATE")
-	if state == "" {
-		state = "/tmp/docker_multistage-kube"
-	}
-	missing := func(why string) {
-		dockertest.Missing(t, why, "the API server", "scripts/kube-apiserver.sh start (it builds kube-apiserver once, several minutes)")
-	}
-	cache := os.Getenv("DOCKER_MULTISTAGE_CACHE")
-	if cache == "" {
-		home, _ := os.UserCacheDir()
-		cache = filepath.Join(home, "docker_multistage")
-	}
-	matches, _ := filepath.Glob(filepath.Join(cache, "tools", "kubernetes-*", "kubectl"))
-	if len(matches) == 0 {
-		missing("kubectl is not built (scripts/tools.sh kube)")
-	}
-	s := &apiServer{kubectl: matches[len(matches)-1], kubeconfig: filepath.Join(state, "kubeconfig")}
-	if _, _, err := s.run(nil, "get", "--raw", "/readyz"); err != nil {
-		missing(fmt.Sprintf("no API server answers (%v)", err))
-	}
-	return s
+	settings := dockertest.Settings(t, "kube-apiserver", "the API server")
+	return &apiServer{kubectl: settings["KUBECTL"], kubeconfig: settings["KUBECONFIG"]}
 }
 
 // run runs kubectl with stdin and returns its stdout and stderr.

@@ -7,8 +7,9 @@
 # builds on it.
 #
 #   scripts/buildkit.sh start   start it unless it answers, make the builder;
-#                               prints the builder's name
-#   scripts/buildkit.sh status  exit 0 when it answers
+#                               prints the file of its settings (BUILDKIT_HOST,
+#                               BUILDER: the buildx builder's name)
+#   scripts/buildkit.sh status  exit 0 when it answers (and print the file)
 #   scripts/buildkit.sh stop    stop what start started
 #
 # BUILDKIT_STATE (default /tmp/docker_multistage-buildkit) holds the socket,
@@ -17,29 +18,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/daemon.sh
+. scripts/lib/ports.sh
 
 state=${BUILDKIT_STATE:-/tmp/docker_multistage-buildkit}
 cache=${DOCKER_MULTISTAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker_multistage}
 sock=$state/buildkitd.sock
 addr=unix://$sock
-registry_port=${REGISTRY_PORT:-15000}
 builder=docker_multistage
+env_file=$state/buildkit.env
 
 answers() {
 	[ -S "$sock" ] && timeout 10 "$(scripts/tools.sh buildkit)/buildctl" --addr "$addr" debug workers >/dev/null 2>&1
 }
 
-# builder: the buildx builder on the daemon, made once.
+# builder: the buildx builder on the daemon, made once, and the settings.
 builder() {
 	scripts/tools.sh buildx >/dev/null
 	if ! docker buildx inspect "$builder" >/dev/null 2>&1; then
 		docker buildx create --name "$builder" --driver remote "$addr" >/dev/null
 	fi
-	echo "$builder"
+	settings "$env_file" "BUILDKIT_HOST=$addr" "BUILDER=$builder"
+	echo "$env_file"
 }
 
 case ${1:-} in
-status) answers ;;
+status)
+	answers && [ -f "$env_file" ] || exit 1
+	echo "$env_file"
+	;;
 start)
 	bin=$(scripts/tools.sh buildkit)
 	if answers; then

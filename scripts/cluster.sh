@@ -324,16 +324,9 @@ YAML
 	in_ns nohup "$KUBE_BIN/kube-proxy" --config "$state/kube-proxy.yaml" >"$state/kube-proxy.log" 2>&1 &
 	echo $! >"$state/kube-proxy.pid"
 
-	cat >"$env_file" <<ENV
-NETNS=$netns
-KUBECONFIG=$state/admin.kubeconfig
-KUBECTL=$KUBE_BIN/kubectl
-CTR=$CONTAINERD_BIN/ctr
-CONTAINERD_ADDRESS=$state/containerd/containerd.sock
-NODE=$node
-POD_CIDR=$pod_cidr
-SERVICE_CIDR=$service_cidr
-ENV
+	settings "$env_file" "NETNS=$netns" "KUBECONFIG=$state/admin.kubeconfig" "KUBECTL=$KUBE_BIN/kubectl" \
+		"CTR=$CONTAINERD_BIN/ctr" "CONTAINERD_ADDRESS=$state/containerd/containerd.sock" \
+		"NODE=$node" "POD_CIDR=$pod_cidr" "SERVICE_CIDR=$service_cidr"
 	wait_for "the node" 120 answers || fail_logs
 	# Pods need their namespace's service account, which the controller
 	# manager makes, and a node without the not-ready taint.

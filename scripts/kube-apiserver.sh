@@ -5,27 +5,38 @@
 # token. No controller manager, scheduler or kubelet: objects are admitted,
 # validated, defaulted and stored, never run.
 #
-#   scripts/kube-apiserver.sh start   start etcd and the API server unless one answers; prints the kubeconfig
+#   scripts/kube-apiserver.sh start   start etcd and the API server unless one answers;
+#                                     prints the file of its settings (KUBECONFIG, KUBECTL)
+#   scripts/kube-apiserver.sh status  exit 0 when it answers (and print the file)
 #   scripts/kube-apiserver.sh stop    stop what start started (the API server before etcd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/daemon.sh
 . scripts/lib/pki.sh
+. scripts/lib/ports.sh
 
 state=${KUBE_STATE:-/tmp/docker_multistage-kube}
-etcd_port=${KUBE_ETCD_PORT:-12379}
+etcd_port=$kube_etcd_port
 peer_port=$((etcd_port + 1))
-api_port=${KUBE_API_PORT:-16443}
+api_port=$kube_api_port
 kubeconfig=$state/kubeconfig
+env_file=$state/kube-apiserver.env
 
 answers() { [ -f "$kubeconfig" ] && "$kube/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; }
 
 case ${1:-} in
+status)
+	[ -f "$env_file" ] || exit 1
+	# shellcheck disable=SC1090
+	kube=$(. "$env_file" && dirname "$KUBECTL")
+	answers || exit 1
+	echo "$env_file"
+	;;
 start)
 	kube=$(scripts/tools.sh kube)
-	if answers; then
+	if answers && [ -f "$env_file" ]; then
 		echo "kube-apiserver: already running" >&2
-		echo "$kubeconfig"
+		echo "$env_file"
 		exit 0
 	fi
 	command -v etcd >/dev/null || { echo "kube-apiserver: etcd is missing (scripts/install-deps.sh installs etcd-server)" >&2; exit 1; }
@@ -87,8 +98,9 @@ current-context: test
 YAML
 	for _ in $(seq 120); do
 		if answers; then
+			settings "$env_file" "KUBECONFIG=$kubeconfig" "KUBECTL=$kube/kubectl"
 			echo "kube-apiserver: ready on https://127.0.0.1:$api_port (state $state)" >&2
-			echo "$kubeconfig"
+			echo "$env_file"
 			exit 0
 		fi
 		kill -0 "$(cat "$state/apiserver.pid")" 2>/dev/null || break
@@ -106,7 +118,7 @@ stop)
 	echo "kube-apiserver: stopped" >&2
 	;;
 *)
-	echo "usage: $0 start|stop" >&2
+	echo "usage: $0 start|status|stop" >&2
 	exit 2
 	;;
 esac

@@ -11,9 +11,10 @@
 #   scripts/registry.sh stop    stop what start started
 set -euo pipefail
 . "$(dirname "$0")/lib/daemon.sh"
+. "$(dirname "$0")/lib/ports.sh"
 
 state=${REGISTRY_STATE:-/tmp/docker_multistage-registry}
-port=${REGISTRY_PORT:-15000}
+port=$registry_port
 auth_port=$((port + 1))
 env_file=$state/registry.env
 
@@ -78,12 +79,8 @@ start)
 	done
 	for _ in $(seq 100); do
 		if answers "127.0.0.1:$port" && answers "127.0.0.1:$auth_port"; then
-			cat >"$env_file" <<ENV
-REGISTRY=127.0.0.1:$port
-AUTH_REGISTRY=127.0.0.1:$auth_port
-AUTH_USER=$user
-AUTH_PASSWORD=$password
-ENV
+			settings "$env_file" "REGISTRY=127.0.0.1:$port" "AUTH_REGISTRY=127.0.0.1:$auth_port" \
+				"AUTH_USER=$user" "AUTH_PASSWORD=$password"
 			echo "registry: open on 127.0.0.1:$port, basic auth on 127.0.0.1:$auth_port (state $state)" >&2
 			echo "$env_file"
 			exit 0

@@ -50,8 +50,10 @@ trap cleanup EXIT
 scripts/registry.sh status >/dev/null || started+=(registry)
 # shellcheck disable=SC1090
 . "$(scripts/registry.sh start)"
-scripts/buildkit.sh status || started+=(buildkit)
-builder=$(scripts/buildkit.sh start)
+scripts/buildkit.sh status >/dev/null || started+=(buildkit)
+# shellcheck disable=SC1090
+. "$(scripts/buildkit.sh start)"
+builder=$BUILDER
 
 # Base images: buildkitd cannot see the engine's images, so a local
 # stand-in goes to the registry first.

@@ -1,5 +1,9 @@
 # Shared by the scripts that start and stop the test daemons (the Docker
-# engine, the registries, buildkitd, the API server and etcd). Source it.
+# engine, the registries, buildkitd, the API server and etcd, the
+# cluster). Each has the same three commands: start (stop what an earlier
+# start left, launch, wait until it answers, print the settings file),
+# status (exit 0 when it answers, and print the settings file) and stop.
+# Source it.
 
 # stop_pid FILE [SECONDS]: stops the process whose pid FILE holds and
 # removes FILE: TERM, up to SECONDS (default 10) for it to exit, then KILL,
@@ -22,4 +26,13 @@ stop_pid() {
 	done
 	echo "$(basename "$0"): process $pid did not exit" >&2
 	return 1
+}
+
+# settings FILE KEY=VALUE...: writes a daemon's settings, one KEY=value a
+# line, for sourcing: what its start and status print the path of.
+settings() {
+	local file=$1
+	shift
+	printf '%s\n' "$@" >"$file.tmp"
+	mv "$file.tmp" "$file"
 }

@@ -119,20 +119,7 @@ type cluster struct {
 
 func requireCluster(t *testing.T) *cluster {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "cluster.sh"), "status").Output()
-	if err != nil {
-		dockertest.Missing(t, "no cluster answers", "the cluster", "scripts/cluster.sh start")
-	}
-	b, err := os.ReadFile(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{env: map[string]string{}}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			c.env[k] = v
-		}
-	}
+	c := &cluster{env: dockertest.Settings(t, "cluster", "the cluster")}
 	// Nothing is sent before the namespace is known to lead nowhere.
 	routes, err := exec.Command("ip", "-n", c.env["NETNS"], "route", "show", "default").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(routes)) != 0 {

@@ -53,6 +53,30 @@ func Missing(t testing.TB, why, what, run string) {
 	t.Skipf("SKIPPED: %s; run %s", why, run)
 }
 
+// Settings asks a daemon's script (scripts/NAME.sh status) whether it
+// answers, and returns the settings it reports (KEY=value lines). When it
+// does not answer, the test stops as Missing says, naming what as the
+// prerequisite.
+func Settings(t testing.TB, name, what string) map[string]string {
+	t.Helper()
+	script := filepath.Join(RepoRoot(), "scripts", name+".sh")
+	out, err := exec.Command(script, "status").Output()
+	if err != nil {
+		Missing(t, fmt.Sprintf("%s does not answer (scripts/%s.sh status: %v)", what, name, err), what, "scripts/"+name+".sh start")
+	}
+	b, err := os.ReadFile(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("scripts/%s.sh status printed %q: %v", name, out, err)
+	}
+	settings := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			settings[k] = v
+		}
+	}
+	return settings
+}
+
 // RepoRoot is the root of the repository.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)

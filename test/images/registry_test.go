@@ -1,9 +1,7 @@
 package images
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,34 +19,13 @@ type registries struct {
 	open, auth, user, password string
 }
 
-// requireRegistries finds the registries .ci/run started: outside CI the
-// test skips when none answers; in CI it fails.
+// requireRegistries finds the registries .ci/run started, by what
+// scripts/registry.sh status reports: outside CI the test skips when none
+// answers; in CI it fails.
 func requireRegistries(t *testing.T) registries {
 	t.Helper()
-	state := os.Getenv("REGISTRY_STATE")
-	if state == "" {
-		state = "/tmp/docker_multistage-registry"
-	}
-	missing := func(why string) {
-		dockertest.Missing(t, why, "the registries", "scripts/registry.sh start")
-	}
-	f, err := os.Open(filepath.Join(state, "registry.env"))
-	if err != nil {
-		missing("no registry runs")
-	}
-	defer f.Close()
-	env := map[string]string{}
-	lines := bufio.NewScanner(f)
-	for lines.Scan() {
-		if k, v, ok := strings.Cut(lines.Text(), "="); ok {
-			env[k] = v
-		}
-	}
-	r := registries{env["REGISTRY"], env["AUTH_REGISTRY"], env["AUTH_USER"], env["AUTH_PASSWORD"]}
-	if out, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://"+r.open+"/v2/").Output(); err != nil || string(out) != "200" {
-		missing(fmt.Sprintf("the registry on %s does not answer (%s %v)", r.open, out, err))
-	}
-	return r
+	env := dockertest.Settings(t, "registry", "the registries")
+	return registries{env["REGISTRY"], env["AUTH_REGISTRY"], env["AUTH_USER"], env["AUTH_PASSWORD"]}
 }
 
 // push pushes a local image to a registry with the engine and returns the
