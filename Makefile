@@ -21,7 +21,8 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 	$(GO) run $(ACTIONLINT) .github/workflows/*.yml test/images/testdata/action-pr.yml
-	shellcheck -x action/*.sh scripts/cluster.sh
+	scripts/readme-workflows.sh $(GO) run $(ACTIONLINT)
+	shellcheck -x action/*.sh scripts/cluster.sh scripts/readme-workflows.sh
 
 # Every test. The race detector runs on all packages but test/, whose
 # integration tests drive Docker and other processes (and would spend

@@ -162,11 +162,9 @@ kube() {
 	echo "$dir"
 }
 
-# cluster: what runs a node beside the API server: kube-controller-manager,
-# kube-scheduler, kubelet and kube-proxy from the same Kubernetes, and
-# containerd with its runc shim and ctr. runc and the CNI plugins come
-# from Debian (scripts/install-deps.sh).
-cluster() {
+# kube_node: what runs a node beside the API server: kube-controller-manager,
+# kube-scheduler, kubelet and kube-proxy, from the same Kubernetes.
+kube_node() {
 	local dir="$cache/tools/kubernetes-$kube_version"
 	kube >/dev/null
 	local missing=() c
@@ -177,15 +175,27 @@ cluster() {
 		echo "tools: building ${missing[*]} $kube_version into $dir (several minutes)" >&2
 		kube_build "${missing[@]}"
 	fi
-	local cdir="$cache/tools/containerd-$containerd_version"
-	if [ ! -x "$cdir/containerd" ] || [ ! -x "$cdir/containerd-shim-runc-v2" ] || [ ! -x "$cdir/ctr" ]; then
-		echo "tools: building containerd $containerd_version into $cdir" >&2
-		in_module "$cdir" github.com/containerd/containerd/v2 "$containerd_version" \
+	echo "$dir"
+}
+
+# containerd: the container runtime of the test cluster, with its runc
+# shim and ctr.
+containerd_tools() {
+	local dir="$cache/tools/containerd-$containerd_version"
+	if [ ! -x "$dir/containerd" ] || [ ! -x "$dir/containerd-shim-runc-v2" ] || [ ! -x "$dir/ctr" ]; then
+		echo "tools: building containerd $containerd_version into $dir" >&2
+		in_module "$dir" github.com/containerd/containerd/v2 "$containerd_version" \
 			"-X github.com/containerd/containerd/v2/version.Version=$containerd_version" \
 			containerd=./cmd/containerd containerd-shim-runc-v2=./cmd/containerd-shim-runc-v2 ctr=./cmd/ctr
 	fi
-	echo "KUBE_BIN=$dir"
-	echo "CONTAINERD_BIN=$cdir"
+	echo "$dir"
+}
+
+# cluster: the node's Kubernetes components and containerd. runc and the
+# CNI plugins come from Debian (scripts/install-deps.sh).
+cluster() {
+	echo "KUBE_BIN=$(kube_node)"
+	echo "CONTAINERD_BIN=$(containerd_tools)"
 }
 
 # sbom-scanner: our module in tools/sbom-scanner, keyed on its Syft version
@@ -215,16 +225,17 @@ buildx) buildx ;;
 sbom-scanner) sbom_scanner ;;
 all)
 	# Two lanes, so one build's downloads and links overlap another's
-	# compiling: Kubernetes and containerd (the longest) beside the rest.
-	cluster >/dev/null &
+	# compiling: Kubernetes (the longest) beside the rest.
+	kube_node >/dev/null &
 	kube_pid=$!
+	containerd_tools >/dev/null
 	build dive "$dive_version" github.com/wagoodman/dive
 	build act "$act_version" github.com/nektos/act
 	compose
 	buildkit
 	buildx
 	sbom_scanner
-	wait "$kube_pid" || { echo "tools: building Kubernetes and containerd failed" >&2; exit 1; }
+	wait "$kube_pid" || { echo "tools: building Kubernetes failed" >&2; exit 1; }
 	;;
 *)
 	echo "usage: $0 dive|act|compose|kube|cluster|buildkit|buildx|sbom-scanner|all" >&2
