@@ -108,9 +108,10 @@ cut_to() {
 }
 
 run_url="${GITHUB_SERVER_URL:-https://github.com}/${GITHUB_REPOSITORY:-}/actions/runs/${GITHUB_RUN_ID:-}"
+# A step's summary holds 1 MiB.
+cut_to "$out/body.md" 1048576 b "… the report is longer than a job summary holds (1 MiB): the whole of it is the action's output report." >"$out/summary.md"
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-	# A step's summary holds 1 MiB.
-	cut_to "$out/body.md" 1048576 b "… the report is longer than a job summary holds (1 MiB): the whole of it is the action's output report." >>"$GITHUB_STEP_SUMMARY"
+	cat "$out/summary.md" >>"$GITHUB_STEP_SUMMARY"
 fi
 
 if [ "${INPUT_COMMENT:-false}" = true ]; then

@@ -62,7 +62,7 @@ func Settings(t testing.TB, name, what string) map[string]string {
 	script := filepath.Join(RepoRoot(), "scripts", name+".sh")
 	out, err := exec.Command(script, "status").Output()
 	if err != nil {
-		Missing(t, fmt.Sprintf("%s does not answer (scripts/%s.sh status: %v)", what, name, err), what, "scripts/"+name+".sh start")
+		Missing(t, fmt.Sprintf("scripts/%s.sh status: nothing answers (%v)", name, err), what, "scripts/"+name+".sh start")
 	}
 	b, err := os.ReadFile(strings.TrimSpace(string(out)))
 	if err != nil {

@@ -126,6 +126,7 @@ type run struct {
 	log     string
 	failed  bool
 	outputs map[string]string
+	summary string // the path of the summary the action wrote
 }
 
 // act runs a workflow of the repository on a pull request of acme/app,
@@ -161,6 +162,7 @@ func act(t *testing.T, actBin, workflow, apiURL string, env, vars map[string]str
 	if b, err := os.ReadFile(filepath.Join(dir, "outputs.json")); err == nil {
 		json.Unmarshal(b, &r.outputs)
 	}
+	r.summary = filepath.Join(dir, "summary.md")
 	return r
 }
 
@@ -288,6 +290,24 @@ func TestAction(t *testing.T) {
 	body := gh.marked("size")[0].Body
 	if n := utf8.RuneCountInString(body); n > 65536 || n < 60000 || !strings.Contains(body, "longer than a comment holds") || !strings.Contains(body, "/actions/runs/") {
 		t.Errorf("a long report's comment: %d characters, ends %q", n, body[max(0, len(body)-300):])
+	}
+	gh.takeCalls()
+
+	// Seventeen diffs, longer than a job summary holds: cut at a line within 1 MiB,
+	// whole characters, with a note (the summary is also summary.md beside
+	// the report).
+	env["IMAGES"] = strings.TrimSpace(strings.Repeat(huge+" ", 17))
+	seventeen := act(t, bin, prWorkflow, apiURL, env, nil)
+	if seventeen.failed {
+		t.Fatalf("the run with seventeen diffs failed:\n%s", seventeen.log)
+	}
+	summary, err := os.ReadFile(seventeen.summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(summary) > 1<<20 || len(summary) < 1<<20-8192 || !utf8.Valid(summary) ||
+		!strings.HasSuffix(string(summary), "longer than a job summary holds (1 MiB): the whole of it is the action's output report.\n") {
+		t.Errorf("a long report's summary: %d bytes, valid UTF-8 %v, ends %q", len(summary), utf8.Valid(summary), summary[max(0, len(summary)-200):])
 	}
 	gh.takeCalls()
 
