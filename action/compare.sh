@@ -87,7 +87,7 @@ last='.images[-1]'
 	fi
 } >"$out/body.md"
 
-# cut FILE LIMIT UNIT NOTE: FILE's text, cut at a line end to hold within
+# cut_to FILE LIMIT UNIT NOTE: FILE's text, cut at a line end to hold within
 # LIMIT characters (UNIT c) or bytes (UNIT b) with NOTE after it.
 cut_to() {
 	local text limit=$2 note=$4

@@ -53,14 +53,6 @@ type Result struct {
 // Passed reports whether the image keeps the rule.
 func (r Result) Passed() bool { return r.Violation == "" }
 
-// Check returns every rule broken. With one image the rules apply to it.
-// With several, the first is the baseline the others are compared
-// against: the rules apply to the others, since the baseline is what they
-// improve on, not what ships.
-func Check(images []*analysis.Image, r Rules) []Violation {
-	return Violations(Evaluate(images, r))
-}
-
 // Violations are the results that broke their rule.
 func Violations(results []Result) []Violation {
 	var out []Violation
@@ -72,10 +64,12 @@ func Violations(results []Result) []Violation {
 	return out
 }
 
-// Evaluate checks every rule set on the images Check applies them to, and
-// returns one result per image and rule, kept or broken, in the order of
-// the images, then of the flags in imgcompare's usage; --forbid gives one
-// result per finding it names.
+// Evaluate checks every rule set, and returns one result per image and
+// rule, kept or broken, in the order of the images, then of the flags in
+// imgcompare's usage; --forbid gives one result per finding it names.
+// With one image the rules apply to it. With several, the first is the
+// baseline the others are compared against: the rules apply to the
+// others, since the baseline is what they improve on, not what ships.
 func Evaluate(images []*analysis.Image, r Rules) []Result {
 	if len(images) == 0 {
 		return nil

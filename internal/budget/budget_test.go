@@ -85,7 +85,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Check(tt.images, tt.rules)
+			got := Violations(Evaluate(tt.images, tt.rules))
 			if len(got) != len(tt.want) {
 				t.Fatalf("violations = %v, want %d: %v", got, len(tt.want), tt.want)
 			}
@@ -157,7 +157,7 @@ func TestDiveRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Check(img(tt.waste), tt.rules)
+			got := Violations(Evaluate(img(tt.waste), tt.rules))
 			switch {
 			case tt.want == "" && len(got) > 0:
 				t.Errorf("violations %v, want none", got)
@@ -166,7 +166,7 @@ func TestDiveRules(t *testing.T) {
 			}
 		})
 	}
-	v := Check(img(cleanup), Rules{MaxWastedShare: share("10%")})
+	v := Violations(Evaluate(img(cleanup), Rules{MaxWastedShare: share("10%")}))
 	if len(v) != 1 || !strings.Contains(v[0].Message, "hold no bytes") {
 		t.Errorf("cleanup-only layers: %v", v)
 	}

@@ -20,7 +20,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -268,25 +267,21 @@ func (c *cluster) pods(t *testing.T) []pod {
 	return out
 }
 
-var images sync.Once
-
 // importImages builds the multi-stage image and copies it into containerd
 // under two tags, for a rollout from one to the other.
 func (c *cluster) importImages(t *testing.T) {
 	t.Helper()
-	images.Do(func() {
-		dockertest.BuildImages(t)
-		var refs []string
-		for _, tag := range []string{"e2e-1", "e2e-2", "e2e-3"} {
-			ref := imageRepo + ":" + tag
-			dockertest.Docker(t, "tag", dockertest.MultiStage, ref)
-			refs = append(refs, ref)
-		}
-		cmd := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "cluster.sh"), append([]string{"import"}, refs...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("cluster.sh import: %v\n%s", err, out)
-		}
-	})
+	dockertest.BuildImages(t)
+	var refs []string
+	for _, tag := range []string{"e2e-1", "e2e-2"} {
+		ref := imageRepo + ":" + tag
+		dockertest.Docker(t, "tag", dockertest.MultiStage, ref)
+		refs = append(refs, ref)
+	}
+	cmd := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "cluster.sh"), append([]string{"import"}, refs...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cluster.sh import: %v\n%s", err, out)
+	}
 }
 
 // TestDeployment runs the manifests as shipped: three replicas Ready
