@@ -160,8 +160,9 @@ func TestEstimatedCompressedSize(t *testing.T) {
 // differently and change along the layer, and of periodic content whose
 // period is a multiple of the estimator's segments (files whose header
 // and content fill 64 KiB, 256 KiB, 1 MiB or 4 MiB exactly, each a run of
-// noise then of text, which lines up with any systematic sample): within
-// 2% of the exact size.
+// noise then of text, which lines up with any systematic sample), and of
+// two kinds of segment whose level-6-to-proxy ratios differ, interleaved
+// at the sampling period: within 2% of the exact size.
 func TestEstimateOnMixedContent(t *testing.T) {
 	dir := t.TempDir()
 	type kind struct {
@@ -186,6 +187,26 @@ func TestEstimateOnMixedContent(t *testing.T) {
 		"periodic 1 MiB":   {96, 1<<20 - header, periodic},
 		"periodic 4 MiB":   {100, 4<<20 - header, periodic}, // as the issue found it
 	}
+	// interleaved puts, in every 256 KiB, one 16 KiB segment of noise
+	// and fifteen of a 1 KiB block of noise repeated: the proxy takes
+	// the repeats for far more than level 6 does, and they sit at the
+	// sampling period, so whichever segment a run draws, one ratio of
+	// level 6 to proxy is wrong for the other kind.
+	interleaved := func(i int, b []byte) {
+		rng := rand.New(rand.NewPCG(uint64(i), 4))
+		block := make([]byte, 1<<10)
+		for j := range block {
+			block[j] = byte(rng.Uint32())
+		}
+		for j := range b {
+			if (j/(16<<10))%16 == 0 {
+				b[j] = byte(rng.Uint32())
+			} else {
+				b[j] = block[j%len(block)]
+			}
+		}
+	}
+	kinds["interleaved"] = kind{64, 4<<20 - header, interleaved}
 	for name, fill := range map[string]func(i int, b []byte){
 		"letters": func(i int, b []byte) { // pseudo-random over 16 letters, like code
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
