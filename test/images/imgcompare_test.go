@@ -162,7 +162,9 @@ func TestEstimatedCompressedSize(t *testing.T) {
 // and content fill 64 KiB, 256 KiB, 1 MiB or 4 MiB exactly, each a run of
 // noise then of text, which lines up with any systematic sample), and of
 // two kinds of segment whose level-6-to-proxy ratios differ, interleaved
-// at the sampling period: within 2% of the exact size.
+// at the sampling period, and of text with one file of noise, which the
+// spans that correct for compressing in pieces mostly miss: within 2% of
+// the exact size.
 func TestEstimateOnMixedContent(t *testing.T) {
 	dir := t.TempDir()
 	type kind struct {
@@ -207,6 +209,19 @@ func TestEstimateOnMixedContent(t *testing.T) {
 		}
 	}
 	kinds["interleaved"] = kind{64, 4<<20 - header, interleaved}
+	// A layer of text with one file of noise, which is most of its
+	// compressed size: a span that falls on the text finds the pieces
+	// half as large again as the whole, which is not so for the noise.
+	kinds["text and a file of noise"] = kind{96, 1<<20 - header, func(i int, b []byte) {
+		rng := rand.New(rand.NewPCG(uint64(i), 5))
+		for j := range b {
+			if i == 40 {
+				b[j] = byte(rng.Uint32())
+			} else {
+				b[j] = "I love alpacas! I love llamas! "[(j+i)%31]
+			}
+		}
+	}}
 	for name, fill := range map[string]func(i int, b []byte){
 		"letters": func(i int, b []byte) { // pseudo-random over 16 letters, like code
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
