@@ -10,6 +10,7 @@ package analysis
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -347,7 +348,9 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 	written := map[string]writtenEntry{}
 	var head [4]byte
 	digest := sha256.New()
-	counted := &countingReader{r: ctxio.Reader(ctx, rc), report: report}
+	// The tar reader skips file content in reads of 8 KiB; buffered,
+	// a 582 MB layer takes 600 reads of the file rather than 70,000.
+	counted := &countingReader{r: ctxio.Reader(ctx, bufio.NewReaderSize(rc, 1<<20)), report: report}
 	stream := io.TeeReader(counted, digest)
 	tr := tar.NewReader(stream)
 	for {

@@ -147,7 +147,7 @@ func gzipStream(r io.Reader) (int64, error) {
 // kilobytes, that makes it up to 2% smaller or larger than in the stream;
 // where it compresses to a hundred bytes, a block's header is most of it,
 // and the pieces come out half as large again as the stream. So in every
-// run of 512 segments (8 MiB), a 256 KiB span at a random place is
+// run of 1,024 segments (16 MiB), a 256 KiB span at a random place is
 // compressed both whole and in its 16 pieces (a flush after each: a block
 // ends there), and the ratio of the two, credited to the classes of its
 // pieces, corrects each class (see corrections). One ratio for all
@@ -165,7 +165,7 @@ const (
 	window      = 32 << 10
 	sampleEvery = 16
 	spanSegs    = 16  // segments in a span
-	spanEvery   = 512 // segments per span
+	spanEvery   = 1024 // segments per span
 	exactLimit  = 16 << 20
 	gzipFraming = 18 // gzip's header and trailer, around one deflate stream
 
