@@ -164,7 +164,7 @@ const (
 	chunkSize   = 64 * segmentSize // what one job of the pool handles
 	window      = 32 << 10
 	sampleEvery = 16
-	spanSegs    = 16  // segments in a span
+	spanSegs    = 16   // segments in a span
 	spanEvery   = 1024 // segments per span
 	exactLimit  = 16 << 20
 	gzipFraming = 18 // gzip's header and trailer, around one deflate stream
