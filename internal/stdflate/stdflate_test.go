@@ -12,23 +12,23 @@ import (
 // block of noise repeated, an ELF binary and Go source.
 func inputs(t testing.TB) map[string][]byte {
 	rng := rand.New(rand.NewPCG(1, 2))
-	noise := make([]byte, 300<<10)
+	noise := make([]byte, 160<<10)
 	for i := range noise {
 		noise[i] = byte(rng.Uint32())
 	}
-	repeated := make([]byte, 300<<10)
+	repeated := make([]byte, 160<<10)
 	for i := range repeated {
 		repeated[i] = noise[i%1024]
 	}
 	var text []byte
-	for len(text) < 300<<10 {
+	for len(text) < 160<<10 {
 		text = append(text, "I love alpacas! I love llamas! "[:1+rng.IntN(30)]...)
 	}
 	in := map[string][]byte{
 		"noise":    noise,
 		"repeated": repeated,
 		"text":     text,
-		"zeros":    make([]byte, 300<<10),
+		"zeros":    make([]byte, 160<<10),
 		"empty":    nil,
 	}
 	binary, err := os.Executable() // this test, as Go's linker wrote it
@@ -43,7 +43,7 @@ func inputs(t testing.TB) map[string][]byte {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		in[name] = b[:min(len(b), 512<<10)]
+		in[name] = b[:min(len(b), 256<<10)]
 	}
 	return in
 }
@@ -72,11 +72,14 @@ func compress(t testing.TB, w interface {
 }
 
 // TestIdentical checks that this writer's output is the standard
-// library's, byte for byte, at every level, with and without a
-// dictionary, made new or reset with ResetDict after other content.
+// library's, byte for byte, on each path of its compressor, with and
+// without a dictionary, made new or reset with ResetDict after other
+// content.
 func TestIdentical(t *testing.T) {
 	in := inputs(t)
-	levels := []int{flate.HuffmanOnly, flate.DefaultCompression, flate.NoCompression, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	// Each of the compressor's paths: Huffman only, stored, BestSpeed's
+	// own, deflate without lazy matching (2 to 3) and with it (4 to 9).
+	levels := []int{flate.HuffmanOnly, flate.NoCompression, flate.BestSpeed, 2, 4, flate.DefaultCompression, 6, flate.BestCompression}
 	for name, data := range in {
 		dicts := map[string][]byte{"no dictionary": nil, "32 KiB dictionary": in["go binary"][:32<<10], "short dictionary": in["text"][:1000]}
 		for _, level := range levels {
