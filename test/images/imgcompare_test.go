@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path"
@@ -18,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/rastringer/docker_multistage/bench/imagegen"
 	it "github.com/rastringer/docker_multistage/internal/imagetest"
 	"github.com/rastringer/docker_multistage/test/dockertest"
 )
@@ -156,104 +155,22 @@ func TestEstimatedCompressedSize(t *testing.T) {
 }
 
 // TestEstimateOnMixedContent checks the estimate's bound on generated
-// layers large enough to be sampled, of contents that compress very
-// differently and change along the layer, and of periodic content whose
-// period is a multiple of the estimator's segments (files whose header
-// and content fill 64 KiB, 256 KiB, 1 MiB or 4 MiB exactly, each a run of
-// noise then of text, which lines up with any systematic sample), and of
-// two kinds of segment whose level-6-to-proxy ratios differ, interleaved
-// at the sampling period, and of text with one file of noise, which the
-// spans that correct for compressing in pieces mostly miss: within 2% of
-// the exact size.
+// layers large enough to be sampled (imagegen.MixedLayers): contents that
+// compress very differently and change along the layer, periodic content
+// whose period is a multiple of the estimator's segments, two kinds of
+// segment whose level-6-to-proxy ratios differ, interleaved at the
+// sampling period, and text with one file of noise, which the spans that
+// correct for compressing in pieces mostly miss: within 2% of the exact
+// size.
 func TestEstimateOnMixedContent(t *testing.T) {
 	dir := t.TempDir()
-	type kind struct {
-		files, size int
-		fill        func(i int, b []byte)
-	}
-	// periodic fills a file with noise for a quarter, then text.
-	periodic := func(i int, b []byte) {
-		rng := rand.New(rand.NewPCG(uint64(i), 3))
-		for j := range b {
-			if j < len(b)/4 {
-				b[j] = byte(rng.Uint32())
-			} else {
-				b[j] = "I love alpacas! I love llamas! "[(j+i)%31]
-			}
+	for _, k := range imagegen.MixedLayers {
+		name := k.Name
+		content, err := k.Tar(0)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	const header = 512 // a tar header before each file's content
-	kinds := map[string]kind{
-		"periodic 64 KiB":  {1536, 64<<10 - header, periodic},
-		"periodic 256 KiB": {384, 256<<10 - header, periodic},
-		"periodic 1 MiB":   {96, 1<<20 - header, periodic},
-		"periodic 4 MiB":   {100, 4<<20 - header, periodic}, // as the issue found it
-	}
-	// interleaved puts, in every 256 KiB, one 16 KiB segment of noise
-	// and fifteen of a 1 KiB block of noise repeated: the proxy takes
-	// the repeats for far more than level 6 does, and they sit at the
-	// sampling period, so whichever segment a run draws, one ratio of
-	// level 6 to proxy is wrong for the other kind.
-	interleaved := func(i int, b []byte) {
-		rng := rand.New(rand.NewPCG(uint64(i), 4))
-		block := make([]byte, 1<<10)
-		for j := range block {
-			block[j] = byte(rng.Uint32())
-		}
-		for j := range b {
-			if (j/(16<<10))%16 == 0 {
-				b[j] = byte(rng.Uint32())
-			} else {
-				b[j] = block[j%len(block)]
-			}
-		}
-	}
-	kinds["interleaved"] = kind{64, 4<<20 - header, interleaved}
-	// A layer of text with one file of noise, which is most of its
-	// compressed size: a span that falls on the text finds the pieces
-	// half as large again as the whole, which is not so for the noise.
-	kinds["text and a file of noise"] = kind{96, 1<<20 - header, func(i int, b []byte) {
-		rng := rand.New(rand.NewPCG(uint64(i), 5))
-		for j := range b {
-			if i == 40 {
-				b[j] = byte(rng.Uint32())
-			} else {
-				b[j] = "I love alpacas! I love llamas! "[(j+i)%31]
-			}
-		}
-	}}
-	for name, fill := range map[string]func(i int, b []byte){
-		"letters": func(i int, b []byte) { // pseudo-random over 16 letters, like code
-			rng := rand.New(rand.NewPCG(uint64(i), 1))
-			for j := range b {
-				b[j] = "abcdefghijklmnop"[rng.IntN(16)]
-			}
-		},
-		"mixed": func(i int, b []byte) { // text, noise and zeros in turn, file by file
-			rng := rand.New(rand.NewPCG(uint64(i), 2))
-			switch i % 3 {
-			case 0:
-				for j := range b {
-					b[j] = "I love alpacas! I love llamas! "[(j+i)%31]
-				}
-			case 1:
-				for j := range b {
-					b[j] = byte(rng.Uint32())
-				}
-			}
-		},
-	} {
-		kinds[name] = kind{48, 2 << 20, fill}
-	}
-	for name, k := range kinds {
-		var entries []it.Entry
-		for i := range k.files {
-			b := make([]byte, k.size)
-			k.fill(i, b)
-			// Names of 100 bytes exactly keep each header at 512 bytes.
-			entries = append(entries, it.Entry{Name: fmt.Sprintf("data/%094d", i), Content: b})
-		}
-		img := it.Image(t, v1.Config{}, it.By("generated", it.Layer(t, entries...)))
+		img := it.Image(t, v1.Config{}, it.By("generated", it.LayerFromBytes(t, content)))
 		tarball := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tar")
 		it.DockerSave(t, tarball, []string{"example.com/" + name + ":1"}, img)
 		sizes := map[bool]int64{}
@@ -275,7 +192,7 @@ func TestEstimateOnMixedContent(t *testing.T) {
 			sizes[exact] = doc.Images[0].Size.Compressed
 		}
 		errPercent := 100 * float64(sizes[false]-sizes[true]) / float64(sizes[true])
-		t.Logf("%s (%d MiB): estimated %d, exact %d bytes: %+.2f%%", name, k.files*(k.size+header)>>20, sizes[false], sizes[true], errPercent)
+		t.Logf("%s (%d MiB): estimated %d, exact %d bytes: %+.2f%%", name, len(content)>>20, sizes[false], sizes[true], errPercent)
 		if errPercent > 2 || errPercent < -2 {
 			t.Errorf("%s: the estimate is %+.2f%% off the exact size", name, errPercent)
 		}
