@@ -70,10 +70,10 @@ reads as a path and does not exist is an error. Only docker:// reaches the
 network: plain HTTP for localhost and loopback registries, HTTPS for others
 unless --insecure.
 
-The compressed size is stored (the source holds compressed layers), or
-estimated within 2% of gzip level 6 for layers stored uncompressed (the
-engine, docker save); --exact-compressed, or any --max-compressed-size,
-computes it exactly.
+The compressed size is stored (the source holds compressed layers), or,
+for layers stored uncompressed (the engine, docker save), estimated from
+samples of gzip level 6, within 2% on real images; --exact-compressed, or
+any --max-compressed-size, computes it exactly.
 
 Budget rules apply to the only image, or to every image after the baseline;
 each broken rule prints one line to stderr and the exit status is 1.
@@ -150,7 +150,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	addProgressFlags(fs, o)
 	fs.BoolVar(&o.version, "version", false, "print the version, the commit it was built from and the Go version, and exit")
 	fs.BoolVar(&o.allPlatforms, "all-platforms", false, "compare every platform of a multi-platform image, one row each")
-	fs.BoolVar(&o.exact, "exact-compressed", false, "compute the compressed size of layers stored uncompressed exactly (gzip level 6) rather than estimate it within 2%")
+	fs.BoolVar(&o.exact, "exact-compressed", false, "compute the compressed size of layers stored uncompressed exactly (gzip level 6) rather than estimate it")
 	fs.Func("max-size", "fail when an image's uncompressed `size` exceeds this (8MB, 6.5MiB)", func(s string) (err error) {
 		o.rules.MaxSize, err = size.Parse(s)
 		return err

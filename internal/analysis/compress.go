@@ -35,7 +35,8 @@ const (
 	// analysis.
 	Computed Compression = "computed"
 	// Estimated: the size Computed would give, estimated (see
-	// estimateLayer) at many times its speed, within 2% of it.
+	// estimateLayer) at many times its speed, within 2% of it on real
+	// images.
 	Estimated Compression = "estimated"
 )
 

@@ -142,7 +142,7 @@ func notes(images []*analysis.Image) []note {
 	out := []note{
 		{"SIZE", " is uncompressed, as docker image inspect reports it; compressed is what a registry stores and a pull downloads."},
 		{"COMPRESSION", ": stored = the layer sizes the source holds, as a registry does; computed = gzip level 6 here, " +
-			"as docker push compresses; estimated = the computed size estimated within 2% (--exact-compressed computes it)."},
+			"as docker push compresses; estimated = the computed size estimated from samples, within 2% on real images (--exact-compressed computes it)."},
 	}
 	for _, img := range images[min(1, len(images)):] {
 		if !sameSource(images[0], img) {
