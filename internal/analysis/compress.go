@@ -525,22 +525,18 @@ func estimateStream(ctx context.Context, r io.Reader, pool *segmentPool, seed ui
 	}
 	done.Wait()
 	var classes [strata]stratumTotals
-	var all stratumTotals
 	for _, res := range results {
 		if res.err != nil {
 			return 0, res.err
 		}
 		for c, t := range res.strata {
 			classes[c].add(t)
-			all.add(t)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if all.sampleProxy == 0 {
-		return gzipFraming, nil
-	}
+	// Without samples, every class's size is 0: the stream's is its framing.
 	sizes, fix := stratifiedSizes(classes), corrections(classes)
 	var size float64
 	for c := range classes {
