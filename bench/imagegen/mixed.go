@@ -69,6 +69,18 @@ var MixedLayers = []Mixed{
 			}
 		}
 	}, "text with one file of noise, most of the compressed size: a span on the text finds pieces half as large again as the whole, the noise does not"},
+	{"words with noise in every 256 KiB", 24, 4<<20 - Header, func(i int, seed uint64, b []byte) {
+		rng := rand.New(rand.NewPCG(uint64(i), 7+seed))
+		words := []string{"layer ", "image ", "alpaca ", "diff_id ", "whiteout ", "\n"}
+		for j := 0; j < len(b); {
+			if (j/(16<<10))%16 == 0 {
+				b[j] = byte(rng.Uint32())
+				j++
+			} else {
+				j += copy(b[j:], words[rng.IntN(len(words))])
+			}
+		}
+	}, "text drawn from six words, with 16 KiB of noise in every 256 KiB: the stream's blocks mix the two under one Huffman code, 5% larger than the two compressed apart"},
 	{"letters", 48, 2 << 20, func(i int, seed uint64, b []byte) {
 		rng := rand.New(rand.NewPCG(uint64(i), 1+seed))
 		for j := range b {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -67,7 +68,7 @@ func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, esti
 	estimated := make([]bool, len(layers))
 	errs := make([]error, len(layers))
 	workers := runtime.GOMAXPROCS(0)
-	pool := newSegmentPool(ctx, workers)
+	pool := newSegmentPool(workers)
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, workers)
 	for i, layer := range layers {
@@ -123,56 +124,64 @@ func gzipStream(r io.Reader) (int64, error) {
 	return n.n, nil
 }
 
-// The estimate. A layer's stream is cut into 16 KiB segments. Every
-// segment gets a cheap proxy for its compressed size: its Snappy-style
-// encoding by klauspost/compress's s2 (matches, no entropy coding), counted
-// at the order-0 entropy of that encoding (what Huffman coding would take
-// off it), a few times faster than any deflate. In every run of 16
-// segments, one, at a random place, is also compressed at level 6 by the
-// standard library's compressor (internal/stdflate, byte for byte
-// compress/flate), primed with the 32 KiB before it as its dictionary, as
-// it would be in the stream.
+// The estimate. A layer's stream is cut into 16 KiB segments and read
+// twice. The first pass gives every segment a cheap proxy for its
+// compressed size: its Snappy-style encoding by klauspost/compress's s2
+// (matches, no entropy coding), counted at the order-0 entropy of that
+// encoding (what Huffman coding would take off it), a few times faster
+// than any deflate. The second pass compresses a few hundred of the
+// segments, samples, at level 6 by the standard library's compressor
+// (internal/stdflate, byte for byte compress/flate), each primed with the
+// 32 KiB before it as its dictionary, as it would be in the stream.
 //
 // The ratio of level 6 to proxy varies far less along a stream than the
 // compression ratio itself, but it is not the same for all content: noise
 // takes about as much either way, while a run of repeats costs deflate
-// far less than the proxy says. Content that mixes the two at the
-// sampling period (one segment of noise in every 16, say) put a single
-// ratio 4% off, whichever segment was drawn. So segments are put in
-// classes by how far the proxy compresses them (see stratum), and each
-// class's proxy total is scaled by the ratio of its own samples (see
-// stratifiedSizes): the layer's size as 16 KiB pieces.
+// far less than the proxy says. So segments are put in classes by how far
+// the proxy compresses them (see stratum), and each class's proxy total
+// is scaled by the ratio of its own samples: the layer's size as 16 KiB
+// pieces. Content that mixed the two at the sampling period (one segment
+// of noise in every 16) put a single ratio 4% off.
+//
+// The error of a ratio estimated from samples depends on how many there
+// are, not on what share of the layer they are: one sample in every 16
+// segments left a 17 MB layer of Go binaries with 68 of them, and up to
+// 5.6% off. Having read the layer once, the second pass knows every
+// class's proxy total, so it takes a fixed number of samples per layer
+// (see plan), shared among the classes by their proxy totals, so that
+// the classes holding most of the compressed bytes get most of the
+// samples, and every class at least a few.
 //
 // Compressed apart, a piece gets Huffman tables of its own, where the
 // stream's blocks run to 16,384 symbols. Where a piece compresses to some
 // kilobytes, that makes it up to 2% smaller or larger than in the stream;
 // where it compresses to a hundred bytes, a block's header is most of it,
-// and the pieces come out half as large again as the stream. So in every
-// run of 1,024 segments (16 MiB), a 256 KiB span at a random place is
-// compressed both whole and in its 16 pieces (a flush after each: a block
-// ends there), and the ratio of the two, credited to the classes of its
-// pieces, corrects each class (see corrections). One ratio for all
-// classes put a layer of text with a file of noise in every ten 30% off
-// when no span fell on the noise.
+// and the pieces come out half as large again as the stream. So a few
+// 256 KiB spans per layer are compressed both whole and in their 16
+// pieces (a flush after each: a block ends there), and the ratio of the
+// two, credited to the classes of its pieces, corrects each class (see
+// corrections). One ratio for all classes put a layer of text with a
+// file of noise in every ten 30% off when no span fell on the noise.
 //
-// The places are random within each run, so no content can line up with
-// them (a systematic sample, one segment in N, is off by -9.6% on files
-// that each fill the sampling period); the random source is seeded with
-// the layer's diff_id, so the same layer gives the same estimate. Layers
-// of up to exactLimit bytes are compressed whole, exactly.
+// Samples and spans fall at random places within runs of their class or
+// of the layer, so no content can line up with them (a systematic
+// sample, one segment in N, is off by -9.6% on files that each fill the
+// sampling period); the random source is seeded with the layer's
+// diff_id, so the same layer gives the same estimate. Layers of up to
+// exactLimit bytes are compressed whole, exactly.
 const (
-	segmentSize = 16 << 10
-	chunkSize   = 64 * segmentSize // what one job of the pool handles
-	window      = 32 << 10
-	sampleEvery = 16
-	spanSegs    = 16   // segments in a span
-	spanEvery   = 1024 // segments per span
-	exactLimit  = 16 << 20
-	gzipFraming = 18 // gzip's header and trailer, around one deflate stream
+	segmentSize  = 16 << 10
+	chunkSize    = 64 * segmentSize // what one job of the first pass measures
+	window       = 32 << 10
+	layerSamples = 512 // level-6 samples per layer
+	classMinimum = 4   // samples for every class that has as many segments
+	layerSpans   = 8   // spans per layer
+	spanSegs     = 16  // segments in a span
+	exactLimit   = 16 << 20
+	gzipFraming  = 18 // gzip's header and trailer, around one deflate stream
 
-	strata            = 10
-	minStratumSamples = 4  // samples for a class's own ratio
-	minStratumPieces  = 16 // span pieces for a class's own correction
+	strata           = 10
+	minStratumPieces = 16 // span pieces for a class's own correction
 )
 
 // stratum is the class of a segment of n bytes whose proxy is p bytes:
@@ -215,37 +224,6 @@ func (t *stratumTotals) add(u stratumTotals) {
 	t.pieces += u.pieces
 }
 
-// stratifiedSizes is the level-6 size of each class of segments, as
-// pieces: its proxy total times the ratio of its samples, level 6 to
-// proxy. A class with fewer than minStratumSamples samples takes the
-// ratio of itself and the classes either side if they have enough
-// together, and otherwise its own; one with no samples near it, that of
-// the nearest that have some. The ratio changes steadily from class to
-// class, so neighbours stand in for each other; far ones do not: a layer
-// of text with one file of noise, which drew 4 samples, was 6% off when
-// the noise took a ratio shared with the text's 373. On a Go toolchain
-// layer, taking every sample's ratio for the classes with few was off by
-// -2.6%.
-func stratifiedSizes(classes [strata]stratumTotals) [strata]float64 {
-	var sizes [strata]float64
-	for c := range classes {
-		t := classes[c]
-		if t.samples < minStratumSamples {
-			near := neighbours(classes, c, 1)
-			if near.samples >= minStratumSamples || t.samples == 0 {
-				t = near
-			}
-		}
-		for d := 2; t.samples == 0 && d < strata; d++ {
-			t = neighbours(classes, c, d)
-		}
-		if t.sampleProxy > 0 {
-			sizes[c] = classes[c].proxy * t.sampleSlow / t.sampleProxy
-		}
-	}
-	return sizes
-}
-
 // neighbours is the totals of classes c-d to c+d.
 func neighbours(classes [strata]stratumTotals, c, d int) stratumTotals {
 	var t stratumTotals
@@ -258,142 +236,100 @@ func neighbours(classes [strata]stratumTotals, c, d int) stratumTotals {
 // corrections is, for each class, the ratio of its span pieces' share of
 // their spans compressed whole to their sum compressed in pieces. A class
 // with fewer than minStratumPieces pieces takes the ratio of itself and
-// the classes either side, and if they too have too few, none: the ratio
-// is within 2% of 1 wherever pieces compress to kilobytes, and a class
-// whose pieces compress to little fills spans with them when it holds
-// bytes enough to matter.
+// the classes either side if they have enough together, and otherwise its
+// own; a class with none, that of the classes either side if they have
+// enough, and otherwise none. The ratio is not only about the pieces'
+// size: in a layer of text with 16 KiB of noise in every 256 KiB, the
+// stream's blocks mix the two under one Huffman code, the spans come out
+// 5% larger whole than in pieces, and the noise, with 8 pieces, taking no
+// correction put the layer 2.5% off. A class whose pieces compress to
+// little fills spans with them when it holds bytes enough to matter, so
+// one no span reached takes no ratio from far classes: a layer of text
+// with one file of noise was 25% off when the noise took the text's.
 func corrections(classes [strata]stratumTotals) [strata]float64 {
 	var r [strata]float64
 	for c := range classes {
 		t := classes[c]
 		if t.pieces < minStratumPieces {
-			t = neighbours(classes, c, 1)
+			if near := neighbours(classes, c, 1); near.pieces >= minStratumPieces || t.pieces == 0 {
+				t = near
+			}
 		}
 		r[c] = 1
-		if t.pieces >= minStratumPieces && t.spanPieces > 0 {
+		if t.pieces > 0 && (t.pieces >= minStratumPieces || t.pieces == classes[c].pieces) {
 			r[c] = t.spanWhole / t.spanPieces
 		}
 	}
 	return r
 }
 
-// chunkJob is a run of segments, with the window before it and the
-// segments to sample.
-type chunkJob struct {
-	buf    *[]byte // window, then data; back to chunks once measured
-	dict   int     // bytes of window at the start of buf
-	n      int     // bytes of data after it
-	sample []int   // segment indexes within the chunk
-	span   int     // the first segment of a span in the chunk, or -1
-	result *chunkResult
-	done   *sync.WaitGroup
+// worker is what one goroutine of the pool measures with.
+type worker struct {
+	encoded []byte // s2's output
+	out     countingWriter
+	flate   *stdflate.Writer // one compressor, reset for each sample
 }
 
-// chunks recycles chunk buffers: a window and a chunk.
-var chunks = sync.Pool{New: func() any { b := make([]byte, window+chunkSize); return &b }}
-
-type chunkResult struct {
-	strata [strata]stratumTotals
-	err    error
-}
-
-// segmentPool measures chunks on a fixed set of goroutines.
+// segmentPool runs the estimate's jobs on a fixed set of goroutines.
 type segmentPool struct {
-	jobs chan chunkJob
+	jobs chan func(*worker)
 	wg   sync.WaitGroup
 	once sync.Once
 }
 
-func newSegmentPool(ctx context.Context, workers int) *segmentPool {
-	p := &segmentPool{jobs: make(chan chunkJob, workers)}
+func newSegmentPool(workers int) *segmentPool {
+	p := &segmentPool{jobs: make(chan func(*worker), workers)}
 	for range workers {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			encoded := make([]byte, s2.MaxEncodedLen(segmentSize))
-			var out countingWriter
-			w, _ := stdflate.NewWriter(&out, stdflate.DefaultCompression)
-			for j := range p.jobs {
-				if ctx.Err() == nil {
-					measureChunk(j, encoded, w, &out)
-				}
-				chunks.Put(j.buf)
-				j.done.Done()
+			w := &worker{encoded: make([]byte, s2.MaxEncodedLen(segmentSize))}
+			w.flate, _ = stdflate.NewWriter(&w.out, stdflate.DefaultCompression)
+			for job := range p.jobs {
+				job(w)
 			}
 		}()
 	}
 	return p
 }
 
-// measureChunk fills in j.result.
-func measureChunk(j chunkJob, encoded []byte, w *stdflate.Writer, out *countingWriter) {
-	buf := *j.buf
-	data := buf[j.dict : j.dict+j.n]
-	r := j.result
-	proxies := make([]float64, 0, chunkSize/segmentSize)
-	classes := make([]int, 0, chunkSize/segmentSize)
-	for off := 0; off < len(data); off += segmentSize {
-		seg := data[off:min(off+segmentSize, len(data))]
-		p := proxySize(s2.Encode(encoded, seg))
-		c := stratum(p, len(seg))
-		proxies = append(proxies, p)
-		classes = append(classes, c)
-		r.strata[c].proxy += p
+func (p *segmentPool) close() {
+	p.once.Do(func() { close(p.jobs) })
+	p.wg.Wait()
+}
+
+// submit hands job to the pool, unless ctx ends first.
+func (p *segmentPool) submit(ctx context.Context, job func(*worker)) error {
+	select {
+	case p.jobs <- job:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	// level6 compresses segments [i, i+n) of the chunk as one stream and
-	// returns its size, or in pieces, with a flush after each segment,
-	// which ends a block there as compressing the segment apart does,
-	// while later ones still reach back into the ones before, as the
-	// dictionary does; then it returns the size of each piece in pieces.
-	level6 := func(i, n int, pieces []float64) (float64, error) {
-		start := j.dict + i*segmentSize
-		end := min(start+n*segmentSize, j.dict+j.n)
-		w.ResetDict(out, buf[max(0, start-window):start])
-		out.n = 0
-		if pieces == nil {
-			w.Write(buf[start:end])
-			err := w.Close()
-			return float64(out.n), err
-		}
-		for k, off := 0, start; off < end; k, off = k+1, off+segmentSize {
-			before := out.n
-			w.Write(buf[off:min(off+segmentSize, end)])
-			if err := w.Flush(); err != nil {
-				return 0, err
-			}
-			pieces[k] = float64(out.n - before)
-		}
-		return float64(out.n), nil
+}
+
+// level6 is the level-6 size of data, compressed after dict, in a stream
+// of its own; with pieces, it is compressed in segments, with a flush
+// after each, which ends a block there as compressing the segment apart
+// does, while later ones still reach back into the ones before, as the
+// dictionary does, and pieces receives the size of each.
+func (w *worker) level6(dict, data []byte, pieces []float64) (float64, error) {
+	w.flate.ResetDict(&w.out, dict)
+	w.out.n = 0
+	if pieces == nil {
+		w.flate.Write(data)
+		err := w.flate.Close()
+		return float64(w.out.n), err
 	}
-	for _, i := range j.sample {
-		n, err := level6(i, 1, nil)
-		if err != nil {
-			r.err = err
-			return
+	for k := 0; k*segmentSize < len(data); k++ {
+		before := w.out.n
+		w.flate.Write(data[k*segmentSize : min((k+1)*segmentSize, len(data))])
+		if err := w.flate.Flush(); err != nil {
+			return 0, err
 		}
-		t := &r.strata[classes[i]]
-		t.sampleProxy += proxies[i]
-		t.sampleSlow += n
-		t.samples++
+		pieces[k] = float64(w.out.n - before)
 	}
-	if j.span >= 0 {
-		var pieces [spanSegs]float64
-		whole, err := level6(j.span, spanSegs, nil)
-		var total float64
-		if err == nil {
-			total, err = level6(j.span, spanSegs, pieces[:])
-		}
-		if err != nil {
-			r.err = err
-			return
-		}
-		for k, p := range pieces {
-			t := &r.strata[classes[j.span+k]]
-			t.spanPieces += p
-			t.spanWhole += p * whole / total
-			t.pieces++
-		}
-	}
+	return float64(w.out.n), nil
 }
 
 // proxySize is the bits an order-0 entropy coder would give encoded, in
@@ -428,15 +364,10 @@ var nlog2n = func() []float64 {
 	return t
 }()
 
-func (p *segmentPool) close() {
-	p.once.Do(func() { close(p.jobs) })
-	p.wg.Wait()
-}
-
 // estimateLayer estimates the gzip level-6 size of a layer's stream, or
 // computes it exactly for a layer of up to exactLimit bytes, and says
-// which. It reads the layer once, holding its first exactLimit bytes and
-// one more to learn which it is.
+// which. The first read holds the layer's first exactLimit bytes and one
+// more to learn which it is.
 func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int64, bool, error) {
 	diffID, err := layer.DiffID()
 	if err != nil {
@@ -462,7 +393,8 @@ func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int6
 	if b, err := hex.DecodeString(diffID.Hex); err == nil && len(b) >= 8 {
 		seed = binary.BigEndian.Uint64(b)
 	}
-	size, err := estimateStream(ctx, io.MultiReader(bytes.NewReader((*head)[:n]), r), pool, seed)
+	again := func() (io.ReadCloser, error) { return layer.Uncompressed() }
+	size, err := estimateStream(ctx, io.MultiReader(bytes.NewReader((*head)[:n]), r), again, pool, seed)
 	return size, true, err
 }
 
@@ -470,47 +402,70 @@ func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int6
 // estimateLayer learns whether it is over exactLimit.
 var heads = sync.Pool{New: func() any { b := make([]byte, exactLimit+1); return &b }}
 
-// estimateStream estimates the level-6 size of a stream, sampling one
-// segment in each run of sampleEvery at a place drawn from seed.
-func estimateStream(ctx context.Context, r io.Reader, pool *segmentPool, seed uint64) (int64, error) {
-	rng := rand.New(rand.NewPCG(seed, 0x696d67636f6d70))
-	// A span in one chunk of every spanChunks, at a random one.
-	const spanChunks = spanEvery * segmentSize / chunkSize
-	spanAt, chunk := rng.IntN(spanChunks), 0
-	var results []*chunkResult
+// estimateStream estimates the level-6 size of the stream r, reading it
+// once for the proxies and again, from again, for the samples and spans,
+// whose places it draws from seed.
+func estimateStream(ctx context.Context, r io.Reader, again func() (io.ReadCloser, error), pool *segmentPool, seed uint64) (int64, error) {
+	proxies, length, err := proxyPass(ctx, r, pool)
+	if err != nil {
+		return 0, err
+	}
+	var classes [strata]stratumTotals
+	class := make([]uint8, len(proxies))
+	for i, p := range proxies {
+		c := stratum(p, min(segmentSize, int(length-int64(i)*segmentSize)))
+		class[i] = uint8(c)
+		classes[c].proxy += p
+	}
+	samples, spans := plan(proxies, class, rand.New(rand.NewPCG(seed, 0x696d67636f6d70)))
+	rc, err := again()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	if err := slowPass(ctx, ctxio.Reader(ctx, rc), length, proxies, class, samples, spans, pool, &classes); err != nil {
+		return 0, err
+	}
+	fix := corrections(classes)
+	var size float64
+	for c, t := range classes {
+		if t.sampleProxy > 0 {
+			size += t.proxy * t.sampleSlow / t.sampleProxy * fix[c]
+		}
+	}
+	return int64(size) + gzipFraming, nil
+}
+
+// chunks recycles the first pass's buffers.
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// proxyPass reads r to its end and returns the proxy of each of its
+// segments, measured on the pool, and its length.
+func proxyPass(ctx context.Context, r io.Reader, pool *segmentPool) ([]float64, int64, error) {
+	var parts []*[]float64
+	var length int64
 	var done sync.WaitGroup
-	prev := make([]byte, 0, window) // the window before the next chunk
+	defer done.Wait()
 	for {
 		buf := chunks.Get().(*[]byte)
-		b := *buf
-		dict := copy(b, prev)
-		n, err := io.ReadFull(r, b[dict:dict+chunkSize])
+		n, err := io.ReadFull(r, *buf)
 		if n > 0 {
-			res := &chunkResult{}
-			results = append(results, res)
-			segs := (n + segmentSize - 1) / segmentSize
-			var sample []int
-			for run := 0; run < segs; run += sampleEvery {
-				if i := run + rng.IntN(sampleEvery); i < segs {
-					sample = append(sample, i)
+			part := make([]float64, 0, (n+segmentSize-1)/segmentSize)
+			parts = append(parts, &part)
+			length += int64(n)
+			done.Add(1)
+			job := func(w *worker) {
+				defer done.Done()
+				defer chunks.Put(buf)
+				data := (*buf)[:n]
+				for off := 0; off < n && ctx.Err() == nil; off += segmentSize {
+					seg := data[off:min(off+segmentSize, n)]
+					part = append(part, proxySize(s2.Encode(w.encoded, seg)))
 				}
 			}
-			span := -1
-			if chunk%spanChunks == spanAt && segs >= spanSegs {
-				span = rng.IntN(segs - spanSegs + 1)
-			}
-			if chunk%spanChunks == spanChunks-1 {
-				spanAt = rng.IntN(spanChunks)
-			}
-			chunk++
-			prev = append(prev[:0], b[max(0, dict+n-window):dict+n]...)
-			done.Add(1)
-			select {
-			case pool.jobs <- chunkJob{buf: buf, dict: dict, n: n, sample: sample, span: span, result: res, done: &done}:
-			case <-ctx.Done():
+			if err := pool.submit(ctx, job); err != nil {
 				done.Done()
-				done.Wait()
-				return 0, ctx.Err()
+				return nil, 0, err
 			}
 		} else {
 			chunks.Put(buf)
@@ -519,28 +474,164 @@ func estimateStream(ctx context.Context, r io.Reader, pool *segmentPool, seed ui
 			break
 		}
 		if err != nil {
-			done.Wait()
-			return 0, err
+			return nil, 0, err
 		}
 	}
 	done.Wait()
-	var classes [strata]stratumTotals
-	for _, res := range results {
-		if res.err != nil {
-			return 0, res.err
-		}
-		for c, t := range res.strata {
-			classes[c].add(t)
-		}
-	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	// Without samples, every class's size is 0: the stream's is its framing.
-	sizes, fix := stratifiedSizes(classes), corrections(classes)
-	var size float64
-	for c := range classes {
-		size += sizes[c] * fix[c]
+	proxies := make([]float64, 0, (length+segmentSize-1)/segmentSize)
+	for _, p := range parts {
+		proxies = append(proxies, *p...)
 	}
-	return int64(size) + gzipFraming, nil
+	return proxies, length, nil
+}
+
+// plan draws the segments to compress at level 6: layerSamples samples,
+// shared among the classes in proportion to their proxy totals, every
+// class with at least classMinimum (or all it has), each drawn at random
+// within a run of its class's segments in stream order; and layerSpans
+// spans, each at a random place within its own stretch of the layer. It
+// returns both in stream order.
+func plan(proxies []float64, class []uint8, rng *rand.Rand) (samples, spans []int) {
+	var members [strata][]int
+	var totals [strata]float64
+	var all float64
+	for i, p := range proxies {
+		members[class[i]] = append(members[class[i]], i)
+		totals[class[i]] += p
+		all += p
+	}
+	for c, m := range members {
+		if len(m) == 0 {
+			continue
+		}
+		n := int(math.Ceil(layerSamples * totals[c] / all))
+		n = min(max(n, classMinimum), len(m))
+		for k := range n {
+			lo, hi := k*len(m)/n, (k+1)*len(m)/n
+			samples = append(samples, m[lo+rng.IntN(hi-lo)])
+		}
+	}
+	slices.Sort(samples)
+	stretch := len(proxies) / layerSpans
+	for k := 0; stretch >= spanSegs && k < layerSpans; k++ {
+		spans = append(spans, k*stretch+rng.IntN(stretch-spanSegs+1))
+	}
+	return samples, spans
+}
+
+// regions recycles the second pass's buffers: a window and a span.
+var regions = sync.Pool{New: func() any { b := make([]byte, window+spanSegs*segmentSize); return &b }}
+
+// slowPass reads the stream again, to its length, and compresses at
+// level 6 the samples and spans (segment indexes, each in stream order)
+// on the pool, adding them to classes.
+func slowPass(ctx context.Context, r io.Reader, length int64, proxies []float64, class []uint8, samples, spans []int, pool *segmentPool, classes *[strata]stratumTotals) error {
+	type region struct {
+		first, segs int
+		dict        int // bytes of window before the first segment
+		size        float64
+		pieces      [spanSegs]float64
+		err         error
+	}
+	// The regions in order of their ends; none is longer than a window
+	// and a span.
+	var all []*region
+	for _, s := range samples {
+		all = append(all, &region{first: s, segs: 1})
+	}
+	for _, s := range spans {
+		all = append(all, &region{first: s, segs: spanSegs})
+	}
+	end := func(g *region) int64 { return min(int64(g.first+g.segs)*segmentSize, length) }
+	start := func(g *region) int64 { return max(0, int64(g.first)*segmentSize-window) }
+	slices.SortFunc(all, func(a, b *region) int { return cmp.Compare(end(a), end(b)) })
+	// keep[i] is where the earliest of regions i onwards starts.
+	keep := make([]int64, len(all)+1)
+	keep[len(all)] = length
+	for i := len(all) - 1; i >= 0; i-- {
+		keep[i] = min(keep[i+1], start(all[i]))
+	}
+	var done sync.WaitGroup
+	defer done.Wait()
+	// buf holds the stream from base on.
+	const read = 1 << 20
+	buf := make([]byte, 0, window+spanSegs*segmentSize+read)
+	var base int64
+	for i, g := range all {
+		for base+int64(len(buf)) < end(g) {
+			if drop := keep[i] - base; drop > 0 {
+				drop = min(drop, int64(len(buf)))
+				buf = buf[:copy(buf, buf[drop:])]
+				base += drop
+			}
+			if len(buf) == 0 && keep[i] > base {
+				// Nothing held: skip to the next region's start.
+				if _, err := io.CopyN(io.Discard, r, keep[i]-base); err != nil {
+					return fmt.Errorf("reading the layer again: %w", err)
+				}
+				base = keep[i]
+			}
+			want := min(int64(cap(buf)-len(buf)), end(all[len(all)-1])-base-int64(len(buf)))
+			n, err := io.ReadFull(r, buf[len(buf):len(buf)+int(want)])
+			buf = buf[:len(buf)+n]
+			if err != nil {
+				return fmt.Errorf("reading the layer again: %w", err)
+			}
+		}
+		b := regions.Get().(*[]byte)
+		from, to := start(g)-base, end(g)-base
+		n := copy(*b, buf[from:to])
+		g.dict = int(int64(g.first)*segmentSize - start(g))
+		done.Add(1)
+		job := func(w *worker) {
+			defer done.Done()
+			defer regions.Put(b)
+			if ctx.Err() != nil {
+				return
+			}
+			dict, data := (*b)[:g.dict], (*b)[g.dict:n]
+			if g.segs == 1 {
+				g.size, g.err = w.level6(dict, data, nil)
+				return
+			}
+			if g.size, g.err = w.level6(dict, data, nil); g.err == nil {
+				_, g.err = w.level6(dict, data, g.pieces[:])
+			}
+		}
+		if err := pool.submit(ctx, job); err != nil {
+			done.Done()
+			regions.Put(b)
+			return err
+		}
+	}
+	done.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, g := range all {
+		if g.err != nil {
+			return g.err
+		}
+		if g.segs == 1 {
+			t := &classes[class[g.first]]
+			t.sampleProxy += proxies[g.first]
+			t.sampleSlow += g.size
+			t.samples++
+			continue
+		}
+		var total float64
+		for _, p := range g.pieces {
+			total += p
+		}
+		for k, p := range g.pieces {
+			t := &classes[class[g.first+k]]
+			t.spanPieces += p
+			t.spanWhole += p * g.size / total
+			t.pieces++
+		}
+	}
+	return nil
 }

@@ -1,7 +1,14 @@
 package analysis
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -20,22 +27,47 @@ func TestStratum(t *testing.T) {
 	}
 }
 
-func TestStratifiedSizes(t *testing.T) {
-	var classes [strata]stratumTotals
-	// Enough samples: the class's own ratio.
-	classes[9] = stratumTotals{proxy: 1000, sampleProxy: 100, sampleSlow: 100, samples: 8}
-	// Too few, and too few either side too: still its own.
-	classes[7] = stratumTotals{proxy: 1000, sampleProxy: 100, sampleSlow: 80, samples: 2}
-	// None, with enough next to it: the neighbours'.
-	classes[3] = stratumTotals{proxy: 1000}
-	classes[2] = stratumTotals{proxy: 10, sampleProxy: 100, sampleSlow: 50, samples: 4}
-	// None near: the nearest with some (classes 2 and 3, at distance 2).
-	classes[0] = stratumTotals{proxy: 1000}
-	sizes := stratifiedSizes(classes)
-	for c, want := range map[int]float64{9: 1000, 7: 800, 3: 500, 2: 5, 0: 500, 1: 0, 8: 0} {
-		if math.Abs(sizes[c]-want) > 1e-9 {
-			t.Errorf("class %d: size %v, want %v", c, sizes[c], want)
+func TestPlan(t *testing.T) {
+	// 4,096 segments: 4,000 of noise, 90 of text, 6 of zeros.
+	proxies := make([]float64, 4096)
+	class := make([]uint8, len(proxies))
+	for i := range proxies {
+		switch {
+		case i%64 == 0 && i < 64*90:
+			proxies[i] = 4000
+		case i%683 == 1:
+			proxies[i] = 10
+		default:
+			proxies[i] = 16000
 		}
+		class[i] = uint8(stratum(proxies[i], segmentSize))
+	}
+	samples, spans := plan(proxies, class, rand.New(rand.NewPCG(1, 2)))
+	var per [strata]int
+	for i, s := range samples {
+		if i > 0 && s <= samples[i-1] {
+			t.Fatalf("samples not in stream order, or twice: %d after %d", s, samples[i-1])
+		}
+		per[class[s]]++
+	}
+	// Shares of the proxy total: noise 99.44% (509.1 of 512 samples,
+	// rounded up), text 0.56% (2.9, raised to classMinimum), zeros 0.
+	noise, text, zeros := stratum(16000, segmentSize), stratum(4000, segmentSize), stratum(10, segmentSize)
+	if per[noise] != 510 || per[text] != 4 || per[zeros] != 4 {
+		t.Errorf("samples per class: noise %d, text %d, zeros %d; want 510, 4, 4", per[noise], per[text], per[zeros])
+	}
+	if len(spans) != layerSpans {
+		t.Fatalf("%d spans, want %d", len(spans), layerSpans)
+	}
+	stretch := len(proxies) / layerSpans
+	for k, s := range spans {
+		if s < k*stretch || s+spanSegs > (k+1)*stretch {
+			t.Errorf("span %d at segment %d, outside its stretch [%d, %d)", k, s, k*stretch, (k+1)*stretch)
+		}
+	}
+	again, _ := plan(proxies, class, rand.New(rand.NewPCG(1, 2)))
+	if !slices.Equal(samples, again) {
+		t.Error("the same seed drew other samples")
 	}
 }
 
@@ -61,5 +93,50 @@ func TestCorrections(t *testing.T) {
 	// A class with no spans, far from any that has: no correction.
 	if fix[9] != 1 {
 		t.Errorf("class 9: correction %v, want 1", fix[9])
+	}
+}
+
+// stream is n bytes of words and, every 256 KiB, 16 KiB of noise.
+func stream(n int) []byte {
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := []string{"layer ", "image ", "alpaca ", "diff_id ", "whiteout ", "\n"}
+	b := make([]byte, 0, n)
+	for len(b) < n {
+		if len(b)%(256<<10) < 16<<10 {
+			b = append(b, byte(rng.Uint32()))
+		} else {
+			b = append(b, words[rng.IntN(len(words))]...)
+		}
+	}
+	return b[:n]
+}
+
+func TestEstimateStream(t *testing.T) {
+	data := stream(20 << 20)
+	pool := newSegmentPool(2)
+	defer pool.close()
+	again := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	got, err := estimateStream(t.Context(), bytes.NewReader(data), again, pool, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := gzipStream(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off := 100 * float64(got-want) / float64(want); math.Abs(off) > 2 {
+		t.Errorf("estimated %d, exact %d: %+.2f%%", got, want, off)
+	}
+
+	// Read again, the stream ends early: an error, not an estimate.
+	short := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data[:len(data)/2])), nil }
+	if _, err := estimateStream(t.Context(), bytes.NewReader(data), short, pool, 1); err == nil || !strings.Contains(err.Error(), "reading the layer again") {
+		t.Errorf("second read cut short: err = %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := estimateStream(ctx, bytes.NewReader(data), again, pool, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v", err)
 	}
 }
