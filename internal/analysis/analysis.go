@@ -167,8 +167,9 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var compressed func() ([]int64, bool, error)
+	feed, done := func(int) io.Writer { return nil }, func(int) {}
 	if opts.Compression != Stored {
-		compressed = compressAll(ctx, layers, config.RootFS.DiffIDs, opts.Compression == Estimated)
+		feed, done, compressed = compressAll(ctx, layers, config.RootFS.DiffIDs, opts.Compression == Estimated)
 	}
 	fs := newFSTree()
 	waste := newWasteCounter()
@@ -183,10 +184,11 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 			opts.Progress(p)
 			report = func(n int64) { opts.Progress(Progress{Layer: p.Layer, Layers: p.Layers, Read: p.Read + n}) }
 		}
-		l, err := readLayer(ctx, layer, config.RootFS.DiffIDs[i], i, fs, waste, opts, report)
+		l, err := readLayer(ctx, layer, config.RootFS.DiffIDs[i], i, fs, waste, opts, report, feed(i))
 		if err != nil {
 			return nil, layerError(config.RootFS.DiffIDs, i, err)
 		}
+		done(i)
 		l.CreatedBy = createdBy[i]
 		out.Layers = append(out.Layers, l)
 		read += l.stream
@@ -325,8 +327,8 @@ func layerHistory(history []v1.History, layers int) []string {
 // and whiteouts to fs, and checks that the stream is the one the config
 // names (its diff_id), as Docker does before it uses a layer.
 // report, when not nil, is called with the bytes of the stream read so
-// far, every progressEvery.
-func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, opts Options, report func(int64)) (Layer, error) {
+// far, every progressEvery; tee, when not nil, is written the stream.
+func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, fs *fsTree, waste *wasteCounter, opts Options, report func(int64), tee io.Writer) (Layer, error) {
 	l := Layer{DiffID: diffID.String()}
 
 	rc, err := layer.Uncompressed()
@@ -351,7 +353,11 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 	// The tar reader skips file content in reads of 8 KiB; buffered,
 	// a 582 MB layer takes 600 reads of the file rather than 70,000.
 	counted := &countingReader{r: ctxio.Reader(ctx, bufio.NewReaderSize(rc, 1<<20)), report: report}
-	stream := io.TeeReader(counted, digest)
+	var sink io.Writer = digest
+	if tee != nil {
+		sink = io.MultiWriter(digest, tee)
+	}
+	stream := io.TeeReader(counted, sink)
 	tr := tar.NewReader(stream)
 	for {
 		h, err := tr.Next()

@@ -62,34 +62,51 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // compressAll measures the compressed size of every layer, exactly or by
 // estimate, on every CPU, while the caller walks the layers' files. The
-// returned function waits for the sizes.
-func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, estimate bool) func() ([]int64, bool, error) {
+// exact sizes are computed from reads of their own, layers in parallel.
+// An estimate's first pass is fed the walk's own read of the layer
+// instead: feed gives the writer to copy layer i's stream to, and read
+// says when the walk has read it whole and found it to be the stream its
+// diff_id names. wait waits for the sizes.
+func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, estimate bool) (feed func(i int) io.Writer, read func(i int), wait func() ([]int64, bool, error)) {
 	sizes := make([]int64, len(layers))
 	estimated := make([]bool, len(layers))
 	errs := make([]error, len(layers))
 	workers := runtime.GOMAXPROCS(0)
 	pool := newSegmentPool(workers)
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, workers)
-	for i, layer := range layers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
-			defer func() { <-slots }()
-			if estimate {
-				sizes[i], estimated[i], errs[i] = estimateLayer(ctx, layer, pool)
-			} else {
+	feed = func(int) io.Writer { return nil }
+	read = func(int) {}
+	if estimate {
+		feeds := make([]*layerEstimate, len(layers))
+		for i, layer := range layers {
+			feeds[i] = &layerEstimate{ctx: ctx, layer: layer, pool: pool}
+		}
+		feed = func(i int) io.Writer { return feeds[i] }
+		read = func(i int) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sizes[i], estimated[i], errs[i] = feeds[i].finish()
+			}()
+		}
+	} else {
+		slots := make(chan struct{}, workers)
+		for i, layer := range layers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					errs[i] = ctx.Err()
+					return
+				}
+				defer func() { <-slots }()
 				sizes[i], errs[i] = gzipSize(ctx, layer)
-			}
-		}()
+			}()
+		}
 	}
-	return func() ([]int64, bool, error) {
+	wait = func() ([]int64, bool, error) {
 		wg.Wait()
 		pool.close()
 		for i, err := range errs {
@@ -99,6 +116,7 @@ func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, esti
 		}
 		return sizes, slices.Contains(estimated, true), nil
 	}
+	return feed, read, wait
 }
 
 // gzipSize is the size of the whole uncompressed layer stream, tar
@@ -124,8 +142,10 @@ func gzipStream(r io.Reader) (int64, error) {
 	return n.n, nil
 }
 
-// The estimate. A layer's stream is cut into 16 KiB segments and read
-// twice. The first pass gives every segment a cheap proxy for its
+// The estimate. A layer's stream is cut into 16 KiB segments and passed
+// over twice: first as the walk reads it (the walk copies it to a
+// layerEstimate), then by a read of its own. The first pass gives every
+// segment a cheap proxy for its
 // compressed size: its Snappy-style encoding by klauspost/compress's s2
 // (matches, no entropy coding), counted at the order-0 entropy of that
 // encoding (what Huffman coding would take off it), a few times faster
@@ -364,28 +384,57 @@ var nlog2n = func() []float64 {
 	return t
 }()
 
-// estimateLayer estimates the gzip level-6 size of a layer's stream, or
-// computes it exactly for a layer of up to exactLimit bytes, and says
-// which. The first read holds the layer's first exactLimit bytes and one
-// more to learn which it is.
-func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int64, bool, error) {
-	diffID, err := layer.DiffID()
-	if err != nil {
-		return 0, false, err
+// layerEstimate estimates the gzip level-6 size of a layer's stream, as
+// written to it, or computes it exactly for a layer of up to exactLimit
+// bytes. It holds the first exactLimit bytes and one more to learn which.
+type layerEstimate struct {
+	ctx   context.Context
+	layer v1.Layer
+	pool  *segmentPool
+	head  *[]byte // from heads, until the layer is known to be over exactLimit
+	held  int
+	first *proxyWriter // the first pass, once it is
+}
+
+func (e *layerEstimate) Write(p []byte) (int, error) {
+	n := len(p)
+	if e.first == nil {
+		if e.head == nil {
+			e.head = heads.Get().(*[]byte)
+		}
+		k := copy((*e.head)[e.held:], p)
+		e.held += k
+		if e.held < len(*e.head) {
+			return n, nil
+		}
+		e.first = newProxyWriter(e.ctx, e.pool)
+		_, err := e.first.Write(*e.head)
+		heads.Put(e.head)
+		e.head = nil
+		if err != nil {
+			return 0, err
+		}
+		p = p[k:]
 	}
-	rc, err := layer.Uncompressed()
-	if err != nil {
-		return 0, false, err
+	if _, err := e.first.Write(p); err != nil {
+		return 0, err
 	}
-	defer rc.Close()
-	r := ctxio.Reader(ctx, rc)
-	head := heads.Get().(*[]byte)
-	defer heads.Put(head)
-	n, err := io.ReadFull(r, *head)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		n, err := gzipStream(bytes.NewReader((*head)[:n]))
+	return n, nil
+}
+
+// finish gives the size, once the whole stream has been written, and says
+// whether it is an estimate.
+func (e *layerEstimate) finish() (int64, bool, error) {
+	if e.first == nil {
+		var head []byte
+		if e.head != nil {
+			head = (*e.head)[:e.held]
+			defer heads.Put(e.head)
+		}
+		n, err := gzipStream(bytes.NewReader(head))
 		return n, false, err
 	}
+	diffID, err := e.layer.DiffID()
 	if err != nil {
 		return 0, false, err
 	}
@@ -393,20 +442,29 @@ func estimateLayer(ctx context.Context, layer v1.Layer, pool *segmentPool) (int6
 	if b, err := hex.DecodeString(diffID.Hex); err == nil && len(b) >= 8 {
 		seed = binary.BigEndian.Uint64(b)
 	}
-	again := func() (io.ReadCloser, error) { return layer.Uncompressed() }
-	size, err := estimateStream(ctx, io.MultiReader(bytes.NewReader((*head)[:n]), r), again, pool, seed)
+	size, err := e.estimate(seed)
 	return size, true, err
 }
 
 // heads recycles the buffers that hold the start of a layer while
-// estimateLayer learns whether it is over exactLimit.
+// a layerEstimate learns whether it is over exactLimit.
 var heads = sync.Pool{New: func() any { b := make([]byte, exactLimit+1); return &b }}
 
 // estimateStream estimates the level-6 size of the stream r, reading it
-// once for the proxies and again, from again, for the samples and spans,
+// once for the proxies and again, from layer, for the samples and spans,
 // whose places it draws from seed.
-func estimateStream(ctx context.Context, r io.Reader, again func() (io.ReadCloser, error), pool *segmentPool, seed uint64) (int64, error) {
-	proxies, length, err := proxyPass(ctx, r, pool)
+func estimateStream(ctx context.Context, r io.Reader, layer v1.Layer, pool *segmentPool, seed uint64) (int64, error) {
+	e := &layerEstimate{ctx: ctx, layer: layer, pool: pool, first: newProxyWriter(ctx, pool)}
+	if _, err := io.Copy(e.first, r); err != nil {
+		e.first.close()
+		return 0, err
+	}
+	return e.estimate(seed)
+}
+
+// estimate ends the first pass and makes the second.
+func (e *layerEstimate) estimate(seed uint64) (int64, error) {
+	proxies, length, err := e.first.close()
 	if err != nil {
 		return 0, err
 	}
@@ -418,12 +476,12 @@ func estimateStream(ctx context.Context, r io.Reader, again func() (io.ReadClose
 		classes[c].proxy += p
 	}
 	samples, spans := plan(proxies, class, rand.New(rand.NewPCG(seed, 0x696d67636f6d70)))
-	rc, err := again()
+	rc, err := e.layer.Uncompressed()
 	if err != nil {
 		return 0, err
 	}
 	defer rc.Close()
-	if err := slowPass(ctx, ctxio.Reader(ctx, rc), length, proxies, class, samples, spans, pool, &classes); err != nil {
+	if err := slowPass(e.ctx, ctxio.Reader(e.ctx, rc), length, proxies, class, samples, spans, e.pool, &classes); err != nil {
 		return 0, err
 	}
 	fix := corrections(classes)
@@ -439,53 +497,90 @@ func estimateStream(ctx context.Context, r io.Reader, again func() (io.ReadClose
 // chunks recycles the first pass's buffers.
 var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
-// proxyPass reads r to its end and returns the proxy of each of its
-// segments, measured on the pool, and its length.
-func proxyPass(ctx context.Context, r io.Reader, pool *segmentPool) ([]float64, int64, error) {
-	var parts []*[]float64
-	var length int64
-	var done sync.WaitGroup
-	defer done.Wait()
-	for {
-		buf := chunks.Get().(*[]byte)
-		n, err := io.ReadFull(r, *buf)
-		if n > 0 {
-			part := make([]float64, 0, (n+segmentSize-1)/segmentSize)
-			parts = append(parts, &part)
-			length += int64(n)
-			done.Add(1)
-			job := func(w *worker) {
-				defer done.Done()
-				defer chunks.Put(buf)
-				data := (*buf)[:n]
-				for off := 0; off < n && ctx.Err() == nil; off += segmentSize {
-					seg := data[off:min(off+segmentSize, n)]
-					part = append(part, proxySize(s2.Encode(w.encoded, seg)))
-				}
-			}
-			if err := pool.submit(ctx, job); err != nil {
-				done.Done()
-				return nil, 0, err
-			}
-		} else {
-			chunks.Put(buf)
+// proxyWriter is the first pass: it measures the proxy of each segment
+// of what is written to it, a chunk at a time, on the pool.
+type proxyWriter struct {
+	ctx    context.Context
+	pool   *segmentPool
+	buf    *[]byte // the chunk being filled
+	filled int
+	parts  []*[]float64 // each chunk's proxies
+	length int64
+	done   sync.WaitGroup
+	err    error
+}
+
+func newProxyWriter(ctx context.Context, pool *segmentPool) *proxyWriter {
+	return &proxyWriter{ctx: ctx, pool: pool}
+}
+
+func (w *proxyWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if w.buf == nil {
+			w.buf = chunks.Get().(*[]byte)
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
+		k := copy((*w.buf)[w.filled:], p)
+		w.filled += k
+		p = p[k:]
+		if w.filled == chunkSize {
+			if w.err = w.submit(); w.err != nil {
+				return 0, w.err
+			}
 		}
 	}
-	done.Wait()
-	if err := ctx.Err(); err != nil {
+	return n, nil
+}
+
+// submit hands the chunk being filled to the pool.
+func (w *proxyWriter) submit() error {
+	buf, n, ctx := w.buf, w.filled, w.ctx
+	w.buf, w.filled = nil, 0
+	part := make([]float64, 0, (n+segmentSize-1)/segmentSize)
+	w.parts = append(w.parts, &part)
+	w.length += int64(n)
+	w.done.Add(1)
+	job := func(wk *worker) {
+		defer w.done.Done()
+		defer chunks.Put(buf)
+		data := (*buf)[:n]
+		for off := 0; off < n && ctx.Err() == nil; off += segmentSize {
+			seg := data[off:min(off+segmentSize, n)]
+			part = append(part, proxySize(s2.Encode(wk.encoded, seg)))
+		}
+	}
+	if err := w.pool.submit(ctx, job); err != nil {
+		w.done.Done()
+		chunks.Put(buf)
+		return err
+	}
+	return nil
+}
+
+// close measures what is left, waits for every chunk, and returns the
+// proxy of each segment and the stream's length.
+func (w *proxyWriter) close() ([]float64, int64, error) {
+	if w.err == nil && w.filled > 0 {
+		w.err = w.submit()
+	} else if w.buf != nil {
+		chunks.Put(w.buf)
+		w.buf = nil
+	}
+	w.done.Wait()
+	if w.err != nil {
+		return nil, 0, w.err
+	}
+	if err := w.ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	proxies := make([]float64, 0, (length+segmentSize-1)/segmentSize)
-	for _, p := range parts {
+	proxies := make([]float64, 0, (w.length+segmentSize-1)/segmentSize)
+	for _, p := range w.parts {
 		proxies = append(proxies, *p...)
 	}
-	return proxies, length, nil
+	return proxies, w.length, nil
 }
 
 // plan draws the segments to compress at level 6: layerSamples samples,

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestStratum(t *testing.T) {
@@ -111,11 +113,19 @@ func stream(n int) []byte {
 	return b[:n]
 }
 
+// stored is a layer whose stream is b, for the estimate's second read.
+type stored struct {
+	v1.Layer
+	b []byte
+}
+
+func (s stored) Uncompressed() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.b)), nil }
+
 func TestEstimateStream(t *testing.T) {
 	data := stream(20 << 20)
 	pool := newSegmentPool(2)
 	defer pool.close()
-	again := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	again := stored{b: data}
 	got, err := estimateStream(t.Context(), bytes.NewReader(data), again, pool, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +139,7 @@ func TestEstimateStream(t *testing.T) {
 	}
 
 	// Read again, the stream ends early: an error, not an estimate.
-	short := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data[:len(data)/2])), nil }
+	short := stored{b: data[:len(data)/2]}
 	if _, err := estimateStream(t.Context(), bytes.NewReader(data), short, pool, 1); err == nil || !strings.Contains(err.Error(), "reading the layer again") {
 		t.Errorf("second read cut short: err = %v", err)
 	}
