@@ -105,7 +105,7 @@ commands alternate, $rounds rounds; medians of wall time and peak RSS (\`/usr/bi
 Compressed size: estimated $est bytes, exact (gzip level 6 of every layer) $exact bytes:
 $(awk -v a="$est" -v b="$exact" 'BEGIN {printf "%+.2f%%", 100*(a-b)/b}'). dive does not measure a compressed size; imgcompare's time beyond dive's is
 that estimate (an s2-and-entropy proxy of every 16 KiB segment; level 6, by the standard library's
-compressor, on one segment in 16 and on a 256 KiB span per 16 MiB, whole and in pieces).
+compressor, on 512 segments and 8 spans of 256 KiB per layer, the spans whole and in pieces).
 Waste, as dive defines it: dive efficiency $dive_eff, wasted $dive_wasted bytes; imgcompare efficiency
 $our_eff, wasted $our_wasted bytes.
 

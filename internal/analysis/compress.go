@@ -165,8 +165,8 @@ func gzipStream(r io.Reader) (int64, error) {
 //
 // The error of a ratio estimated from samples depends on how many there
 // are, not on what share of the layer they are: one sample in every 16
-// segments left a 17 MB layer of Go binaries with 68 of them, and up to
-// 5.6% off. Having read the layer once, the second pass knows every
+// segments left a 17 MiB layer with 68 of them, and layers of a Go build
+// cache that size up to 2.1% low. Having read the layer once, the second pass knows every
 // class's proxy total, so it takes a fixed number of samples per layer
 // (see plan), shared among the classes by their proxy totals, so that
 // the classes holding most of the compressed bytes get most of the
