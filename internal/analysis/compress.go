@@ -230,8 +230,11 @@ func stratum(p float64, n int) int {
 type stratumTotals struct {
 	proxy, sampleProxy, sampleSlow float64
 	samples                        int
-	spanPieces, spanWhole          float64
-	pieces                         int
+	// the sums of squares and products of the samples' proxies (p) and
+	// level-6 sizes (s), for the variance of their ratio
+	pp, ss, ps            float64
+	spanPieces, spanWhole float64
+	pieces                int
 }
 
 func (t *stratumTotals) add(u stratumTotals) {
@@ -239,6 +242,9 @@ func (t *stratumTotals) add(u stratumTotals) {
 	t.sampleProxy += u.sampleProxy
 	t.sampleSlow += u.sampleSlow
 	t.samples += u.samples
+	t.pp += u.pp
+	t.ss += u.ss
+	t.ps += u.ps
 	t.spanPieces += u.spanPieces
 	t.spanWhole += u.spanWhole
 	t.pieces += u.pieces
@@ -475,14 +481,23 @@ func (e *layerEstimate) estimate(seed uint64) (int64, error) {
 		class[i] = uint8(c)
 		classes[c].proxy += p
 	}
-	samples, spans := plan(proxies, class, rand.New(rand.NewPCG(seed, 0x696d67636f6d70)))
-	rc, err := e.layer.Uncompressed()
-	if err != nil {
+	rng := rand.New(rand.NewPCG(seed, 0x696d67636f6d70))
+	samples, spans := plan(proxies, class, rng)
+	again := func(samples, spans []int) error {
+		rc, err := e.layer.Uncompressed()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return slowPass(e.ctx, ctxio.Reader(e.ctx, rc), length, proxies, class, samples, spans, e.pool, &classes)
+	}
+	if err := again(samples, spans); err != nil {
 		return 0, err
 	}
-	defer rc.Close()
-	if err := slowPass(e.ctx, ctxio.Reader(e.ctx, rc), length, proxies, class, samples, spans, e.pool, &classes); err != nil {
-		return 0, err
+	if more := moreSamples(classes, class, samples, rng); len(more) > 0 {
+		if err := again(more, nil); err != nil {
+			return 0, err
+		}
 	}
 	fix := corrections(classes)
 	var size float64
@@ -617,6 +632,84 @@ func plan(proxies []float64, class []uint8, rng *rand.Rand) (samples, spans []in
 	return samples, spans
 }
 
+// maxStandardError is the standard error of the estimate, relative to
+// it, beyond which a layer gets more samples; maxSamples bounds them.
+const (
+	maxStandardError = 0.005
+	maxSamples       = 8 * layerSamples
+)
+
+// moreSamples draws the samples a third pass should add, in stream order,
+// or none. It estimates the variance of each class's ratio from its
+// samples (a ratio estimator's: the spread of level 6 about the ratio
+// times the proxy); where the estimate's standard error is over
+// maxStandardError, it gives each class the samples that bring it there
+// (n ∝ the spread of its contribution, Neyman's allocation), at most
+// maxSamples in all, drawn at random among the segments of the class not
+// yet sampled. Real layers stay under it with the first samples; content
+// whose ratios differ within one class, such as words s2 takes for noise
+// among noise, does not.
+func moreSamples(classes [strata]stratumTotals, class []uint8, taken []int, rng *rand.Rand) []int {
+	var members [strata]int
+	for _, c := range class {
+		members[c]++
+	}
+	var spread [strata]float64 // per sample: the class's contribution's standard deviation
+	var variance, size, sum float64
+	for c, t := range classes {
+		if t.samples == 0 || t.sampleProxy == 0 {
+			continue
+		}
+		r := t.sampleSlow / t.sampleProxy
+		size += t.proxy * r
+		if t.samples < 2 {
+			continue
+		}
+		n := float64(t.samples)
+		s2 := max(0, t.ss-2*r*t.ps+r*r*t.pp) / (n - 1)
+		mean := t.sampleProxy / n
+		spread[c] = t.proxy * math.Sqrt(s2) / mean
+		variance += spread[c] * spread[c] / n * (1 - n/float64(members[c]))
+		sum += spread[c]
+	}
+	target := maxStandardError * size
+	if size == 0 || variance <= target*target {
+		return nil
+	}
+	var extra [strata]int
+	total := 0
+	for c, t := range classes {
+		want := int(math.Ceil(spread[c] * sum / (target * target)))
+		extra[c] = min(max(0, want-t.samples), members[c]-t.samples)
+		total += extra[c]
+	}
+	if total > maxSamples {
+		for c := range extra {
+			extra[c] = extra[c] * maxSamples / total
+		}
+	}
+	sampled := make(map[int]bool, len(taken))
+	for _, i := range taken {
+		sampled[i] = true
+	}
+	var free [strata][]int
+	for i, c := range class {
+		if extra[c] > 0 && !sampled[i] {
+			free[c] = append(free[c], i)
+		}
+	}
+	var more []int
+	for c, m := range free {
+		n := extra[c]
+		for k := range n {
+			lo, hi := k*len(m)/n, (k+1)*len(m)/n
+			more = append(more, m[lo+rng.IntN(hi-lo)])
+		}
+	}
+	slices.Sort(more)
+	return more
+}
+
 // regions recycles the second pass's buffers: a window and a span.
 var regions = sync.Pool{New: func() any { b := make([]byte, window+spanSegs*segmentSize); return &b }}
 
@@ -712,9 +805,13 @@ func slowPass(ctx context.Context, r io.Reader, length int64, proxies []float64,
 		}
 		if g.segs == 1 {
 			t := &classes[class[g.first]]
-			t.sampleProxy += proxies[g.first]
+			p := proxies[g.first]
+			t.sampleProxy += p
 			t.sampleSlow += g.size
 			t.samples++
+			t.pp += p * p
+			t.ss += g.size * g.size
+			t.ps += p * g.size
 			continue
 		}
 		var total float64

@@ -150,3 +150,53 @@ func TestEstimateStream(t *testing.T) {
 		t.Errorf("cancelled: err = %v", err)
 	}
 }
+
+func TestMoreSamples(t *testing.T) {
+	class := make([]uint8, 16384)
+	for i := range class {
+		class[i] = strata - 1
+	}
+	var taken []int
+	for i := 0; i < len(class); i += 32 {
+		taken = append(taken, i)
+	}
+	// totals gives class 9 the samples taken, of proxy 16,000 each, at
+	// level-6 sizes slow(k) for the k-th.
+	totals := func(slow func(k int) float64) [strata]stratumTotals {
+		var classes [strata]stratumTotals
+		t := &classes[strata-1]
+		t.proxy = 16000 * float64(len(class))
+		for k := range taken {
+			p, s := 16000.0, slow(k)
+			t.sampleProxy += p
+			t.sampleSlow += s
+			t.samples++
+			t.pp += p * p
+			t.ss += s * s
+			t.ps += p * s
+		}
+		return classes
+	}
+	// One ratio, a little noise: the standard error is far under 0.5%.
+	steady := totals(func(k int) float64 { return 15800 + float64(k%7) })
+	if more := moreSamples(steady, class, taken, rand.New(rand.NewPCG(1, 2))); len(more) != 0 {
+		t.Errorf("steady ratios: %d more samples, want none", len(more))
+	}
+	// Two ratios, 1.0 and 0.39, in one class, as words s2 takes for noise
+	// among noise: more samples, new ones, in order, at most maxSamples.
+	mixed := totals(func(k int) float64 {
+		if k%16 == 0 {
+			return 16000
+		}
+		return 6240
+	})
+	more := moreSamples(mixed, class, taken, rand.New(rand.NewPCG(1, 2)))
+	if len(more) == 0 || len(more) > maxSamples {
+		t.Fatalf("mixed ratios: %d more samples, want 1 to %d", len(more), maxSamples)
+	}
+	for i, m := range more {
+		if m%32 == 0 || i > 0 && m <= more[i-1] {
+			t.Fatalf("sample %d at segment %d: taken already, or out of order", i, m)
+		}
+	}
+}
