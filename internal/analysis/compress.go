@@ -170,7 +170,11 @@ func gzipStream(r io.Reader) (int64, error) {
 // class's proxy total, so it takes a fixed number of samples per layer
 // (see plan), shared among the classes by their proxy totals, so that
 // the classes holding most of the compressed bytes get most of the
-// samples, and every class at least a few.
+// samples, and every class at least a few. The samples also tell how far
+// off the estimate may be: where its standard error is over 0.5%, a third
+// pass takes more (see moreSamples). Real layers do not need it, or
+// barely; words that s2 takes for noise, among noise, in one class with
+// it, do: with it, such layers went from -3.83% at worst to +1.38%.
 //
 // Compressed apart, a piece gets Huffman tables of its own, where the
 // stream's blocks run to 16,384 symbols. Where a piece compresses to some
