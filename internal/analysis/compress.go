@@ -460,18 +460,6 @@ func (e *layerEstimate) finish() (int64, bool, error) {
 // a layerEstimate learns whether it is over exactLimit.
 var heads = sync.Pool{New: func() any { b := make([]byte, exactLimit+1); return &b }}
 
-// estimateStream estimates the level-6 size of the stream r, reading it
-// once for the proxies and again, from layer, for the samples and spans,
-// whose places it draws from seed.
-func estimateStream(ctx context.Context, r io.Reader, layer v1.Layer, pool *segmentPool, seed uint64) (int64, error) {
-	e := &layerEstimate{ctx: ctx, layer: layer, pool: pool, first: newProxyWriter(ctx, pool)}
-	if _, err := io.Copy(e.first, r); err != nil {
-		e.first.close()
-		return 0, err
-	}
-	return e.estimate(seed)
-}
-
 // estimate ends the first pass and makes the second.
 func (e *layerEstimate) estimate(seed uint64) (int64, error) {
 	proxies, length, err := e.first.close()

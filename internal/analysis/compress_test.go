@@ -113,6 +113,18 @@ func stream(n int) []byte {
 	return b[:n]
 }
 
+// estimateStream estimates the level-6 size of the stream r as the walk
+// does: r feeds the first pass, as the walk's read feeds a layerEstimate,
+// and layer the second, with places drawn from seed.
+func estimateStream(ctx context.Context, r io.Reader, layer v1.Layer, pool *segmentPool, seed uint64) (int64, error) {
+	e := &layerEstimate{ctx: ctx, layer: layer, pool: pool, first: newProxyWriter(ctx, pool)}
+	if _, err := io.Copy(e.first, r); err != nil {
+		e.first.close()
+		return 0, err
+	}
+	return e.estimate(seed)
+}
+
 // stored is a layer whose stream is b, for the estimate's second read.
 type stored struct {
 	v1.Layer
