@@ -21,12 +21,13 @@ dive=$(scripts/tools.sh dive)
 docker save -o "$work/single.tar" echo_app
 tar_bytes=$(stat -c %s "$work/single.tar")
 
-# timed NAME CMD...: one run, appending "seconds KiB" to $work/NAME.
+# timed NAME CMD...: one run, appending "seconds KiB CPU-seconds" to
+# $work/NAME (CPU: user and system).
 timed() {
 	local name=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$work/t" "$@" >/dev/null 2>&1 || true
-	cat "$work/t" >>"$work/$name"
+	/usr/bin/time -f '%e %M %U %S' -o "$work/t" "$@" >/dev/null 2>&1 || true
+	awk '{print $1, $2, $3 + $4}' "$work/t" >>"$work/$name"
 }
 for _ in $(seq "$rounds"); do
 	timed dive "$dive" --ci --source docker-archive "$work/single.tar"
@@ -94,13 +95,14 @@ cat <<DOC
 
 \`bench/imgcompare.sh $rounds $mib\` on the project's single-stage image saved with \`docker save\`
 ($tar_bytes bytes), dive $(basename "$(dirname "$dive")" | sed s/^dive-//) built from its Go module by \`scripts/tools.sh dive\`. The three
-commands alternate, $rounds rounds; medians of wall time and peak RSS (\`/usr/bin/time\`):
+commands alternate, $rounds rounds; medians of wall time, CPU time (user and system: imgcompare
+uses every core, dive one) and peak RSS (\`/usr/bin/time\`):
 
-| command | wall time | peak RSS | against dive |
-|---|---:|---:|---:|
-| \`dive --ci --source docker-archive single.tar\` | $d s | $(col dive 2) KiB | 1.00x |
-| \`imgcompare single.tar\` (compressed size estimated) | $e s | $(col estimated 2) KiB | $(awk -v a="$e" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
-| \`imgcompare --exact-compressed single.tar\` | $x s | $(col exact 2) KiB | $(awk -v a="$x" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
+| command | wall time | CPU time | peak RSS | against dive |
+|---|---:|---:|---:|---:|
+| \`dive --ci --source docker-archive single.tar\` | $d s | $(col dive 3) s | $(col dive 2) KiB | 1.00x |
+| \`imgcompare single.tar\` (compressed size estimated) | $e s | $(col estimated 3) s | $(col estimated 2) KiB | $(awk -v a="$e" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
+| \`imgcompare --exact-compressed single.tar\` | $x s | $(col exact 3) s | $(col exact 2) KiB | $(awk -v a="$x" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
 
 Compressed size: estimated $est bytes, exact (gzip level 6 of every layer) $exact bytes:
 $(awk -v a="$est" -v b="$exact" 'BEGIN {printf "%+.2f%%", 100*(a-b)/b}'). dive does not measure a compressed size; imgcompare's time beyond dive's is
@@ -112,10 +114,10 @@ $our_eff, wasted $our_wasted bytes.
 On a real Debian bookworm tree (\`scripts/debian-rootfs.sh\`: debootstrap minbase with gcc-12, g++-12,
 python3.11 and busybox, \`docker import\`ed and saved, $debian_bytes bytes), the same $rounds rounds:
 
-| command | wall time | peak RSS | against dive |
-|---|---:|---:|---:|
-| \`dive --ci --source docker-archive debian.tar\` | $dd s | $(col debian_dive 2) KiB | 1.00x |
-| \`imgcompare debian.tar\` (compressed size estimated) | $de s | $(col debian_estimated 2) KiB | $(awk -v a="$de" -v b="$dd" 'BEGIN {printf "%.2fx", a/b}') |
+| command | wall time | CPU time | peak RSS | against dive |
+|---|---:|---:|---:|---:|
+| \`dive --ci --source docker-archive debian.tar\` | $dd s | $(col debian_dive 3) s | $(col debian_dive 2) KiB | 1.00x |
+| \`imgcompare debian.tar\` (compressed size estimated) | $de s | $(col debian_estimated 3) s | $(col debian_estimated 2) KiB | $(awk -v a="$de" -v b="$dd" 'BEGIN {printf "%.2fx", a/b}') |
 
 Compressed size: estimated $debian_est bytes, exact $debian_exact bytes:
 $(awk -v a="$debian_est" -v b="$debian_exact" 'BEGIN {printf "%+.2f%%", 100*(a-b)/b}').
