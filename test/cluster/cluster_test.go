@@ -337,11 +337,16 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("the rolling update lost %d of %d requests: %v", r.Failed, r.Requests, r.Errors)
 	}
 
-	// Deleting pods under load: none lost.
+	// Deleting pods under load: none lost. The drain delay covers the
+	// time kube-proxy takes to stop sending new connections to a pod;
+	// what that time was is in the log, and in the failure.
+	before := c.proxyProgramming(t)
 	r = c.deletePodsUnderLoad(t, url, 2)
+	programmed := c.proxyProgramming(t).since(before)
+	t.Logf("pod deletions: %d requests, %d failed; %s", r.Requests, r.Failed, programmed)
 	writeFigure(t, "pod deletions", r, 0)
 	if r.Failed != 0 {
-		t.Errorf("deleting pods lost %d of %d requests: %v", r.Failed, r.Requests, r.Errors)
+		t.Errorf("deleting pods lost %d of %d requests (%s; the drain delay is 5s): %v", r.Failed, r.Requests, programmed, r.Errors)
 	}
 
 	// SIGTERM flips readiness first: the deleted pod answers /readyz 503
