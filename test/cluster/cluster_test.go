@@ -346,7 +346,7 @@ func TestDeployment(t *testing.T) {
 	t.Logf("pod deletions: %d requests, %d failed; %s", r.Requests, r.Failed, programmed)
 	writeFigure(t, "pod deletions", r, 0)
 	if r.Failed != 0 {
-		t.Errorf("deleting pods lost %d of %d requests (%s; the drain delay is 5s): %v", r.Failed, r.Requests, programmed, r.Errors)
+		t.Errorf("deleting pods lost %d of %d requests (%s, which the drain delay must outlast): %v", r.Failed, r.Requests, programmed, r.Errors)
 	}
 
 	// SIGTERM flips readiness first: the deleted pod answers /readyz 503
