@@ -79,8 +79,14 @@ func (c *conn) Read(p []byte) (int, error) {
 			return 0, errClaimed
 		}
 		ph := phase(c.phase.Load())
-		if isBackgroundRead(p, ph) && !c.claimed.Load() {
-			return c.backgroundRead()
+		if c.reqBuf == nil && len(p) > 0 {
+			c.reqBuf = bufferEnd(p)
+		}
+		if c.isBackgroundRead(p, ph) && !c.claimed.Load() {
+			if n, err, done := c.park(); done {
+				return n, err
+			}
+			continue // claimed: the socket read settles it
 		}
 		c.prepareRead(ph)
 		n, err := c.Conn.Read(p)
@@ -107,6 +113,13 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
+}
+
+// Close closes the socket and ends a parked read.
+func (c *conn) Close() error {
+	c.closed.Store(true)
+	c.wake()
+	return c.Conn.Close()
 }
 
 // received scans bytes that arrived and moves c to the phase they put it

@@ -104,6 +104,12 @@ type deadlines struct {
 	// reads the next request.
 	bgAborted atomic.Bool
 	bgAbort   chan struct{}
+	bgTimer   *time.Timer // the background read's own
+	closed    atomic.Bool
+
+	// reqBuf identifies the buffer net/http reads requests and bodies
+	// into (bufferEnd), from the connection's first read.
+	reqBuf *byte
 }
 
 // aLongTimeAgo is a deadline in the past: a read with it returns at once.
@@ -162,6 +168,9 @@ func (c *conn) kick(on bool) {
 		c.readSet.Store(pastDeadline)
 	}
 	c.dmu.Unlock()
+	if on {
+		c.wake()
+	}
 }
 
 // SetReadDeadline is how net/http interrupts its background read; the
@@ -176,28 +185,68 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 	if t.Before(c.t.timeouts.base) {
 		// In the past: before the server started.
 		c.bgAborted.Store(true)
-		select {
-		case c.bgAbort <- struct{}{}:
-		default:
-		}
+		c.wake()
 	}
 	return nil
 }
 
-// backgroundRead is net/http's background read, which returns when
-// net/http interrupts it.
-func (c *conn) backgroundRead() (int, error) {
-	for !c.bgAborted.Load() {
-		<-c.bgAbort
+// park waits, in place of the socket, for net/http to interrupt its
+// background read. Nothing else may keep it waiting: it also ends at the
+// later of the request's read and write deadlines, when the connection is
+// claimed and when it is closed. done is false for a claim: the read then
+// goes to the socket, which settles the claim.
+func (c *conn) park() (n int, err error, done bool) {
+	to := c.t.timeouts
+	d := max(after(c.reqStart, to.read), after(c.activeAt, to.write))
+	var expired <-chan time.Time
+	if d != noDeadline {
+		if c.bgTimer == nil {
+			c.bgTimer = time.NewTimer(time.Duration(d - to.now()))
+		} else {
+			c.bgTimer.Reset(time.Duration(d - to.now()))
+		}
+		defer c.bgTimer.Stop()
+		expired = c.bgTimer.C
 	}
-	return 0, errBackgroundReadAborted
+	for {
+		switch {
+		case c.bgAborted.Load():
+			return 0, errBackgroundReadAborted, true
+		case c.closed.Load():
+			return 0, net.ErrClosed, true
+		case c.kicked.Load():
+			return 0, nil, false
+		}
+		select {
+		case <-c.bgAbort:
+		case <-expired:
+			return 0, errBackgroundReadAborted, true
+		}
+	}
+}
+
+// wake ends a parked read, which then looks at why.
+func (c *conn) wake() {
+	select {
+	case c.bgAbort <- struct{}{}:
+	default:
+	}
 }
 
 // isBackgroundRead reports whether a read of p in phase ph is net/http's
-// background read: the only read of one byte made once a request's
-// headers are read (in the headers, one comes only at MaxHeaderBytes).
-func isBackgroundRead(p []byte, ph phase) bool {
-	return len(p) == 1 && (ph == phaseActive || ph == phaseAnswered)
+// background read: a read of one byte, made once a request's headers are
+// read, into a buffer other than the one net/http reads requests into.
+// net/http's reads of a request and its body ask for one byte too, when
+// its buffer holds all but one byte of an unfinished line, and those must
+// wait on the socket, with its deadline.
+func (c *conn) isBackgroundRead(p []byte, ph phase) bool {
+	return len(p) == 1 && (ph == phaseActive || ph == phaseAnswered) && bufferEnd(p) != c.reqBuf
+}
+
+// bufferEnd is the last byte of the array under p, which identifies the
+// buffer p is a window of.
+func bufferEnd(p []byte) *byte {
+	return &p[:cap(p)][cap(p)-1]
 }
 
 // SetWriteDeadline is ignored: the connection sets its own.

@@ -1,0 +1,231 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bodies no route asks for: net/http reads up to 256 KiB of one to look
+// for its end after the answer, and with it chunk lines and trailers of
+// any length, cut anywhere. Whatever a client sends there, its connection
+// ends within the read timeout, and nothing of it stays open.
+
+const chunkedHead = "GET /alpacas HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+// unfinishedLine is a chunked request whose body ends in a line of n
+// bytes with no CRLF: a chunk-size line, or a trailer line after the last
+// chunk.
+func unfinishedLine(trailer bool, n int) string {
+	if trailer {
+		return chunkedHead + "0\r\n" + "X" + strings.Repeat("a", n-1)
+	}
+	return chunkedHead + "1;" + strings.Repeat("a", n-2)
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("counting descriptors: %v", err)
+	}
+	return len(fds)
+}
+
+// waitUntracked waits up to limit for the server to have closed every
+// connection, and fails the test naming what is left otherwise.
+func waitUntracked(t *testing.T, srv *Server, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for srv.conns.tracked() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open %s later, by phase %v", srv.conns.tracked(), limit, srv.conns.counts())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestUnfinishedLineInBody: a chunk line or trailer line of 4,095 bytes
+// with no CRLF fills net/http's 4,096-byte buffer but one byte, so its
+// next read asks for one byte, as its background read does. The
+// connection is answered, then closed within the read timeout, whether
+// the client stays or leaves.
+func TestUnfinishedLineInBody(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, trailer := range []bool{false, true} {
+		for _, leaves := range []bool{false, true} {
+			name := fmt.Sprintf("trailer=%v/client leaves=%v", trailer, leaves)
+			t.Run(name, func(t *testing.T) {
+				cfg := DefaultConfig()
+				cfg.ReadTimeout = timeout
+				cfg.ReadHeaderTimeout = timeout
+				srv, _, _ := startBudgetServer(t, cfg)
+				c := dial(t, srv.Addr().String())
+				began := time.Now()
+				c.send(unfinishedLine(trailer, 4095))
+				if status, _ := c.read(); status != 200 {
+					t.Fatalf("status %d, want 200", status)
+				}
+				if leaves {
+					c.conn.Close()
+					waitUntracked(t, srv, timeout+slackMax+time.Second)
+					return
+				}
+				closedWithin(t, c.conn, began, timeout+slackMax+time.Second)
+				waitUntracked(t, srv, time.Second)
+			})
+		}
+	}
+}
+
+// TestAnyUnfinishedBody: chunk lines and trailer lines of every length
+// from 1 to 70,000 bytes with no CRLF, and a chunked and a sized body cut
+// at every byte. Every connection is closed within the read timeout,
+// whether its client stays (even lengths) or leaves (odd ones), and the
+// process's descriptors return to their number before.
+func TestAnyUnfinishedBody(t *testing.T) {
+	const (
+		timeout = 200 * time.Millisecond
+		longest = 70000
+		workers = 1024
+	)
+	cfg := DefaultConfig()
+	cfg.ReadTimeout = timeout
+	cfg.ReadHeaderTimeout = timeout
+	srv, _, _ := startBudgetServer(t, cfg)
+	addr := srv.Addr().String()
+	before := openFDs(t)
+
+	var requests []string
+	step := 1
+	if testing.Short() {
+		step = 37 // and every length around net/http's buffer below
+	}
+	for n := 1; n <= longest; n++ {
+		if n%step == 0 || (n > 4000 && n < 4200) || n < 64 {
+			requests = append(requests, unfinishedLine(false, max(n, 2)), unfinishedLine(true, n))
+		}
+	}
+	chunked := chunkedHead + "5;ext=x\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer-A: 1\r\nTrailer-B: 2\r\n\r\n"
+	sized := "GET /alpacas HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n0123456789abcdefghij"
+	for _, whole := range []string{chunked, sized} {
+		start := strings.Index(whole, "\r\n\r\n") + 4
+		for cut := start; cut < len(whole); cut++ {
+			requests = append(requests, whole[:cut])
+		}
+	}
+
+	limit := timeout + slackMax + 2*time.Second
+	var (
+		mu       sync.Mutex
+		failures []string
+		slowest  time.Duration
+	)
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(failures) < 10 {
+			failures = append(failures, fmt.Sprintf(format, args...))
+		}
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					fail("request %d: %v", i, err)
+					continue
+				}
+				began := time.Now()
+				io.WriteString(c, requests[i]) // the server may close before the end: a line too long
+				if i%2 == 1 {
+					c.Close()
+					continue
+				}
+				c.SetReadDeadline(began.Add(limit))
+				if _, err := io.Copy(io.Discard, c); err != nil && !isReset(err) {
+					fail("request %d (%d bytes): still open %s later: %v", i, len(requests[i]), time.Since(began), err)
+				}
+				mu.Lock()
+				slowest = max(slowest, time.Since(began))
+				mu.Unlock()
+				c.Close()
+			}
+		})
+	}
+	for i := range requests {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for _, f := range failures {
+		t.Error(f)
+	}
+	waitUntracked(t, srv, limit)
+	deadline := time.Now().Add(limit)
+	for openFDs(t) > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := openFDs(t); n > before {
+		t.Errorf("%d descriptors open after %d requests, %d before", n, len(requests), before)
+	}
+	t.Logf("%d requests; the slowest closed %s after its request began (read timeout %s)", len(requests), slowest, timeout)
+}
+
+// isReset reports whether err is the reset of a connection the server
+// closed with bytes unread.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET)
+}
+
+// TestParkedReadEnds: a read taken for net/http's background read waits
+// for net/http to interrupt it, but never longer than the request's
+// deadlines, nor past the connection's close.
+func TestParkedReadEnds(t *testing.T) {
+	const timeout = 150 * time.Millisecond
+	for _, closes := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout
+		tr := newConnTracker(10, newTimeouts(cfg))
+		server, client := net.Pipe()
+		defer client.Close()
+		c := tr.admit(server)
+		go client.Write([]byte("GET"))
+		c.Read(make([]byte, 64)) // the first read: net/http's request buffer
+		tr.connStateHook(c, http.StateActive)
+		began := time.Now()
+		if closes {
+			time.AfterFunc(timeout/3, func() { c.Close() })
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 1))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			took := time.Since(began)
+			switch {
+			case err == nil:
+				t.Errorf("closes=%v: the parked read returned no error", closes)
+			case closes && took > timeout/2:
+				t.Errorf("the parked read ended %s after it began, not at the close", took)
+			case !closes && took < timeout-slackMax/4:
+				t.Errorf("the parked read ended %s after it began, before its deadline %s", took, timeout)
+			}
+		case <-time.After(10 * timeout):
+			t.Fatalf("closes=%v: the parked read still waits %s later", closes, 10*timeout)
+		}
+	}
+}
