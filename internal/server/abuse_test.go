@@ -12,11 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The budget under abuse: clients that hold a connection while sending
@@ -377,4 +381,119 @@ func TestNoRequestLostToEviction(t *testing.T) {
 	if evicted < 100 {
 		t.Errorf("only %d evictions: the flood did not force enough", evicted)
 	}
+}
+
+// pipelinerNotReading sends n pipelined requests for /metrics and never
+// reads an answer: the server's writes fill the socket buffers and block.
+func pipelinerNotReading(n int) attacker {
+	batch := strings.Repeat("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", n)
+	return attacker{fmt.Sprintf("%d pipelined requests, no answer read", n), func(c net.Conn, stop <-chan struct{}) {
+		io.WriteString(c, batch)
+		select {
+		case <-stop:
+		case <-closedBy(c):
+		}
+	}}
+}
+
+// closedBy is closed once the server has closed c, which it tells
+// without reading: the peer's close (POLLRDHUP), a reset or an error.
+func closedBy(c net.Conn) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rc, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			return
+		}
+		for {
+			var revents int16
+			if err := rc.Control(func(fd uintptr) {
+				fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+				if _, err := unix.Poll(fds, 20); err == nil {
+					revents = fds[0].Revents
+				}
+			}); err != nil || revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// TestPipelinersNotReading: clients that pipeline requests and stop
+// reading their answers, at the budget and at ten times it, leave room for
+// live clients and for the health check: a connection whose answers wait
+// on a client that takes none is evicted once its write has waited
+// writeGrace.
+func TestPipelinersNotReading(t *testing.T) {
+	const budget, live = 32, 100
+	curl := lookCurl(t)
+	for _, attackers := range []int{budget + 2, 10 * budget} {
+		t.Run(fmt.Sprintf("%d attackers", attackers), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxConns = budget
+			srv, _, _ := startBudgetServer(t, cfg)
+			addr := srv.Addr().String()
+			stop := attack(t, addr, attackers, pipelinerNotReading(2000))
+			waitOpen(t, srv, budget)
+			time.Sleep(300 * time.Millisecond) // the attackers settle in
+			t.Logf("kernel memory of the server's connections: %s", serverSocketMemory(t, addr))
+
+			failed, unhealthy := 0, 0
+			var took []time.Duration
+			for i := range live {
+				began := time.Now()
+				body, err := curlGet(t, curl, addr, fmt.Sprintf("/live%d", i))
+				if err == nil && body != fmt.Sprintf("I love live%d!\n", i) {
+					err = fmt.Errorf("body %q", body)
+				}
+				took = append(took, time.Since(began))
+				if err != nil {
+					failed++
+					t.Logf("live request %d: %v", i, err)
+				}
+				if i%10 == 9 {
+					ctx, cancel := context.WithTimeout(context.Background(), ProbeTimeout)
+					if err := Probe(ctx, addr); err != nil {
+						unhealthy++
+						t.Logf("health check: %v", err)
+					}
+					cancel()
+				}
+			}
+			stop()
+			slices.Sort(took)
+			t.Logf("%d evictions, %d refusals; live p50 %s, p99 %s", srv.conns.evicted.Load(), srv.conns.refused.Load(), took[len(took)/2], took[len(took)*99/100])
+			if failed > live/100 || unhealthy > 0 {
+				t.Errorf("%d of %d live requests failed and %d of %d health checks, beside %d clients that do not read, at a budget of %d", failed, live, unhealthy, live/10, attackers, budget)
+			}
+		})
+	}
+}
+
+// serverSocketMemory sums the kernel's memory for the server's sockets on
+// addr, as ss reports it (skmem: the receive queue's allocation and the send queue's),
+// and says how many there are.
+func serverSocketMemory(t *testing.T, addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	out, err := exec.Command("ss", "-tmnH", "state", "established", "sport", "= :"+port).Output()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("ss: %v", err)
+		}
+		return "unknown (ss: " + err.Error() + ")"
+	}
+	var sockets, total, most int
+	for _, m := range regexp.MustCompile(`skmem:\(r(\d+),rb\d+,t\d+,tb\d+,f\d+,w(\d+)`).FindAllStringSubmatch(string(out), -1) {
+		n := 0
+		for _, v := range m[1:] {
+			x, _ := strconv.Atoi(v)
+			n += x
+		}
+		sockets++
+		total += n
+		most = max(most, n)
+	}
+	return fmt.Sprintf("%d sockets, %d KiB in all, at most %d KiB each", sockets, total>>10, most>>10)
 }

@@ -28,6 +28,7 @@ type claimReason uint8
 const (
 	claimBudget   claimReason = iota + 1 // a newcomer needs its place
 	claimShutdown                        // the server is stopping
+	claimWriter                          // a newcomer needs its place, and c's client takes no answers
 )
 
 // conn is an accepted connection that tells the budget what it is doing.

@@ -76,16 +76,23 @@ func (l *connList) remove(c *conn) {
 //  1. the connection answered longest ago: idle on keep-alive, or still
 //     sending a body it was answered for. It is kept if bytes of a next
 //     request have arrived by the moment it is decided.
-//  2. a connection whose request has been on its way for inFlightGrace or
+//  2. a connection whose client takes no answers: its answer began
+//     writeGrace ago or more and its write still waits on the client.
+//     Its answers are dropped with it.
+//  3. a connection whose request has been on its way for inFlightGrace or
 //     more: silent since it connected (longest first), or else with only
 //     the start of a request pipelined behind the one before it.
-//  3. the connection that has been sending its headers longest.
-//  4. the connection silent longest since it connected.
-//  5. the connection whose pipelined request began longest ago.
+//  4. the connection that has been sending its headers longest.
+//  5. the connection silent longest since it connected.
+//  6. the connection whose pipelined request began longest ago.
 //
-// A connection of 2 to 5 is kept only if the bytes that have arrived by
+// 5 and 6 wait while a write waits on its client: within writeGrace, it
+// makes room under 2 instead.
+//
+// A connection of 3 to 6 is kept only if the bytes that have arrived by
 // the moment it is decided complete its request's headers: a connection
-// with a complete request in hand is never closed for the budget. When no
+// with a complete request in hand is never closed for the budget, unless
+// its client takes no answers (2). When no
 // connection can make room within admitWait, the newcomer is closed.
 //
 // The grace protects requests on their way: the one of a connection just
@@ -101,6 +108,7 @@ type connTracker struct {
 	highWater int // the most open connections since memory was last released
 	byPhase   [numPhases]int
 	answered  connList // phaseIdle and phaseAnswered
+	active    connList // phaseActive: evictable only when its client takes no answers
 	silent    connList // phaseNew
 	pipelined connList // phaseReading, its start pipelined
 	reading   connList // phaseReading otherwise
@@ -115,6 +123,21 @@ type connTracker struct {
 // inFlightGrace is how long a request may take to arrive before the budget
 // puts its connection ahead of those sending their headers.
 const inFlightGrace = time.Second
+
+// writeGrace is how long an answer may wait on its client before the
+// budget may evict its connection. An answer is written in microseconds
+// when the client reads: the socket's send buffer (socketBuffer) holds
+// several. One still waiting writeGrace after it began waits on a client
+// that has stopped reading.
+const writeGrace = 20 * time.Millisecond
+
+// socketBuffer is what each connection asks of the kernel for its receive
+// and its send buffer; Linux doubles it for its own accounting, so a
+// connection holds at most 4*socketBuffer of kernel memory in its
+// buffers. Left to itself, the kernel grows a loopback connection's
+// buffers to megabytes: clients that pipeline requests and take no
+// answers held 3.8 MB each.
+const socketBuffer = 16 << 10
 
 func newConnTracker(maxConns int, timeouts *timeouts) *connTracker {
 	return &connTracker{
@@ -138,6 +161,10 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if c := l.conns.admit(nc); c != nil {
+			if tc, ok := nc.(*net.TCPConn); ok {
+				tc.SetReadBuffer(socketBuffer)
+				tc.SetWriteBuffer(socketBuffer)
+			}
 			return c, nil
 		}
 		nc.Close()
@@ -160,18 +187,24 @@ func (t *connTracker) admit(nc net.Conn) *conn {
 	c.readSet.Store(noDeadline)
 	c.writeSet = noDeadline
 	c.bgAbort = make(chan struct{}, 1)
-	var timeout <-chan time.Time
+	var timeout, recheck <-chan time.Time
 	t.mu.Lock()
 	for t.open >= t.max && !t.claimOne() {
 		if timeout == nil {
 			timer := time.NewTimer(admitWait)
 			defer timer.Stop()
 			timeout = timer.C
+			// A writer becomes evictable with time, with nothing to
+			// wake a newcomer.
+			ticker := time.NewTicker(writeGrace / 4)
+			defer ticker.Stop()
+			recheck = ticker.C
 		}
 		t.waiters++
 		t.mu.Unlock()
 		select {
 		case <-t.room:
+		case <-recheck:
 		case <-timeout:
 			t.mu.Lock()
 			t.waiters--
@@ -205,15 +238,36 @@ func (t *connTracker) roomMade() {
 // claimOne claims the first connection in the budget's order. The caller
 // holds t.mu.
 func (t *connTracker) claimOne() bool {
+	now := t.timeouts.now()
 	victim := t.answered.head
+	writers := false // an answer waits on its client, not yet for writeGrace
+	if victim == nil {
+		for c := t.active.head; c != nil; c = c.next {
+			w := c.writing.Load()
+			if w != 0 && now-w >= int64(writeGrace) {
+				t.claim(c, claimWriter)
+				c.kickWrite()
+				t.evicted.Add(1)
+				return true
+			}
+			writers = writers || w != 0
+		}
+	}
 	for _, l := range []*connList{&t.silent, &t.pipelined} {
-		if f := l.head; victim == nil && f != nil && t.timeouts.now()-f.since >= int64(inFlightGrace) {
+		if f := l.head; victim == nil && f != nil && now-f.since >= int64(inFlightGrace) {
 			victim = f
 		}
 	}
-	for _, l := range []*connList{&t.reading, &t.silent, &t.pipelined} {
-		if victim == nil {
-			victim = l.head
+	if victim == nil {
+		victim = t.reading.head
+	}
+	if victim == nil && !writers {
+		// A request on its way goes only when no writer will be
+		// evictable within writeGrace.
+		for _, l := range []*connList{&t.silent, &t.pipelined} {
+			if victim == nil {
+				victim = l.head
+			}
 		}
 	}
 	if victim == nil {
@@ -242,7 +296,7 @@ func (t *connTracker) claim(c *conn, reason claimReason) {
 func (t *connTracker) settle(c *conn, got bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	keep := got && !c.closing
+	keep := got && !c.closing && c.reason != claimWriter
 	if keep && c.reason == claimBudget && (c.claimedIn == phaseNew || c.claimedIn == phaseReading) {
 		// Claimed while its request was incomplete: kept only if what
 		// arrived completes it.
@@ -273,6 +327,8 @@ func (t *connTracker) link(c *conn) {
 	switch phase(c.phase.Load()) {
 	case phaseIdle, phaseAnswered:
 		l = &t.answered
+	case phaseActive:
+		l = &t.active
 	case phaseNew:
 		l = &t.silent
 	case phaseReading:

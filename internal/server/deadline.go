@@ -96,7 +96,9 @@ type deadlines struct {
 	// went out.
 	acceptedAt, reqStart, activeAt, answeredAt int64
 
-	writeSet int64 // the serving goroutine's alone
+	writeSet    int64        // the serving goroutine's alone
+	writing     atomic.Int64 // in a write: when its answer began (a clock reading, at least 1); 0 otherwise
+	writeKicked atomic.Bool  // evicted while answering: every write fails; written under dmu
 
 	// net/http's background read, which it runs while a handler does and
 	// interrupts with a deadline in the past, waits here instead of on the
@@ -253,14 +255,38 @@ func bufferEnd(p []byte) *byte {
 func (c *conn) SetWriteDeadline(time.Time) error { return nil }
 
 // Write sets the write deadline if it must, then writes. Every write
-// belongs to the answer to the request begun last.
+// belongs to the answer to the request begun last. While it waits, the
+// connection is marked writing, from when that answer began: one whose
+// client takes no answers can be evicted (connTracker).
 func (c *conn) Write(p []byte) (int, error) {
+	if c.writeKicked.Load() {
+		return 0, errWriteClaimed
+	}
 	if d := after(c.activeAt, c.t.timeouts.write); d != c.writeSet && (d == noDeadline || c.writeSet == noDeadline || abs(d-c.writeSet) > int64(c.t.timeouts.slack)) {
-		c.Conn.SetWriteDeadline(c.t.timeouts.wall(d))
+		c.dmu.Lock()
+		if !c.writeKicked.Load() {
+			c.Conn.SetWriteDeadline(c.t.timeouts.wall(d))
+		}
+		c.dmu.Unlock()
 		c.writeSet = d
 	}
-	return c.Conn.Write(p)
+	c.writing.Store(max(c.activeAt, 1))
+	n, err := c.Conn.Write(p)
+	c.writing.Store(0)
+	return n, err
 }
+
+// kickWrite ends the write c waits in, and fails every later one.
+func (c *conn) kickWrite() {
+	c.dmu.Lock()
+	c.writeKicked.Store(true)
+	c.Conn.SetWriteDeadline(aLongTimeAgo)
+	c.dmu.Unlock()
+}
+
+// errWriteClaimed is what writes of a connection evicted for taking no
+// answers return.
+var errWriteClaimed = &net.OpError{Op: "write", Net: "tcp", Err: errors.New("connection closed by the server: its client takes no answers, at the connection budget")}
 
 // SetDeadline is net.Conn's; net/http does not call it on connections it
 // serves.
