@@ -19,7 +19,10 @@ const signalRepeatWindow = time.Second
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+	// SIGHUP too: a closed terminal or a supervisor's hangup ends the
+	// server as SIGTERM does, gracefully, rather than at once (Go's
+	// default); there is no configuration file to read again.
+	signal.Notify(signals, syscall.SIGTERM, os.Interrupt, syscall.SIGHUP)
 	go func() {
 		// The first signal starts a graceful shutdown, a second one ends
 		// the process at once. The same signal repeated within

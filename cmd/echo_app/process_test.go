@@ -80,18 +80,20 @@ func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) (int, time.Dura
 func TestSignals(t *testing.T) {
 	bin := buildBinary(t)
 
-	t.Run("SIGTERM", func(t *testing.T) {
-		cmd, addr := startProcess(t, bin)
-		resp, err := http.Get("http://" + addr + "/alpacas")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		cmd.Process.Signal(syscall.SIGTERM)
-		if code, _ := waitExit(t, cmd, 5*time.Second); code != 0 {
-			t.Errorf("exit status %d after SIGTERM, want 0", code)
-		}
-	})
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd, addr := startProcess(t, bin)
+			resp, err := http.Get("http://" + addr + "/alpacas")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cmd.Process.Signal(sig)
+			if code, _ := waitExit(t, cmd, 5*time.Second); code != 0 {
+				t.Errorf("exit status %d after %v, want 0 after a graceful shutdown", code, sig)
+			}
+		})
+	}
 
 	for _, tt := range []struct {
 		name  string

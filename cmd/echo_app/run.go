@@ -310,15 +310,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		accessLog = log
 	}
 
+	// The budget is what the memory limit holds at each connection's
+	// worst cost, or -max-conns where that is smaller.
 	limitSource := "none"
-	if o.server.MaxConns == 0 {
-		limit, from := memoryLimit(os.DirFS("/"))
-		o.server.MaxConns = server.MaxConnsFor(limit)
-		if limit > 0 {
-			limitSource = fmt.Sprintf("%s (%d bytes)", from, limit)
-		}
-	} else {
-		limitSource = "-max-conns"
+	limit, from := memoryLimit(os.DirFS("/"))
+	fits := server.MaxConnsFor(limit, o.server.MaxHeaderBytes)
+	if limit > 0 {
+		limitSource = fmt.Sprintf("%s (%d bytes)", from, limit)
+	}
+	switch {
+	case o.server.MaxConns == 0:
+		o.server.MaxConns = fits
+	case o.server.MaxConns > fits && limit > 0:
+		log.Warn("the connection budget is lowered to what the memory limit holds",
+			slog.Int("max_conns", o.server.MaxConns), slog.Int("budget", fits),
+			slog.String("memory_limit", limitSource), slog.Int64("bytes_per_conn", server.ConnBytes(o.server.MaxHeaderBytes)))
+		o.server.MaxConns = fits
+	default:
+		limitSource = o.name("max-conns")
 	}
 
 	h := server.NewHandler(v, rev, runtime.Version(), accessLog)

@@ -229,3 +229,53 @@ func TestParkedReadEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderFieldLimit: a request with MaxHeaderFields header fields is
+// answered; one with more gets 431 and its connection ends, after every
+// request pipelined before it is answered. net/http would hold a map entry
+// for each field: 20 KB of tiny fields cost 266 KiB a connection.
+func TestHeaderFieldLimit(t *testing.T) {
+	srv, _, _ := startBudgetServer(t, DefaultConfig())
+	request := func(fields int) string {
+		var b strings.Builder
+		b.WriteString("GET /alpacas HTTP/1.1\r\nHost: x\r\n")
+		for i := 1; i < fields; i++ {
+			fmt.Fprintf(&b, "F%d: v\r\n", i)
+		}
+		return b.String() + "\r\n"
+	}
+	c := dial(t, srv.Addr().String())
+	c.send(request(MaxHeaderFields))
+	if status, body := c.read(); status != 200 {
+		t.Fatalf("%d fields: %d %q, want 200", MaxHeaderFields, status, body)
+	}
+	c.send(request(MaxHeaderFields) + request(MaxHeaderFields+1) + request(1))
+	if status, _ := c.read(); status != 200 {
+		t.Errorf("the request pipelined before the one with too many fields: %d, want 200", status)
+	}
+	status, body := c.read()
+	if status != 431 || !strings.Contains(body, "at most 100 header fields") {
+		t.Errorf("%d fields: %d %q, want 431 naming the limit", MaxHeaderFields+1, status, body)
+	}
+	if !c.closedByServer(time.Second) {
+		t.Error("the connection is still open after the 431")
+	}
+}
+
+// TestUnaskedBodyNotAwaited: a request that expects 100-continue, answered
+// with Connection: close and no 100, ends its connection at once: its
+// client waits to be asked for the body and never sends it.
+func TestUnaskedBodyNotAwaited(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ReadTimeout = 5 * time.Second
+	srv, _, _ := startBudgetServer(t, cfg)
+	c := dial(t, srv.Addr().String())
+	began := time.Now()
+	c.send("POST /alpacas HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n")
+	if status, _ := c.read(); status != 405 {
+		t.Fatalf("status %d, want 405", status)
+	}
+	if d := closedWithin(t, c.conn, began, time.Second); d > 500*time.Millisecond {
+		t.Errorf("closed %s after the request, want at once", d)
+	}
+}

@@ -3,8 +3,11 @@ package server
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
+	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // phase is what a connection is doing, as the budget sees it.
@@ -64,6 +67,7 @@ type conn struct {
 	taken        int   // requests net/http has begun (StateActive)
 	partialSince int64 // when the bytes of the partial request began (a clock reading)
 	evicted      bool  // closed: every read returns errClaimed
+	bodyUnasked  bool  // answered, its body never asked for: no read waits
 
 	deadlines
 }
@@ -79,6 +83,17 @@ func (c *conn) Read(p []byte) (int, error) {
 		if c.evicted {
 			return 0, errClaimed
 		}
+		if c.scan.tooMany {
+			return 0, c.refuseFields()
+		}
+		if c.bodyUnasked {
+			// What the client sent anyway is read, so that closing
+			// does not reset the answer; nothing more is waited for.
+			if n := readAvailable(c.Conn, p); n > 0 {
+				return n, nil
+			}
+			return 0, errClaimed
+		}
 		ph := phase(c.phase.Load())
 		if c.reqBuf == nil && len(p) > 0 {
 			c.reqBuf = bufferEnd(p)
@@ -92,14 +107,14 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.prepareRead(ph)
 		n, err := c.Conn.Read(p)
 		if n > 0 {
-			c.received(p[:n])
+			n = c.received(p[:n])
 		}
 		if c.claimed.Load() {
 			// Claimed: read what has arrived, without waiting, and let
 			// the budget decide on what is in hand.
 			if n == 0 {
 				if n = readAvailable(c.Conn, p); n > 0 {
-					c.received(p[:n])
+					n = c.received(p[:n])
 				}
 			}
 			if !c.t.settle(c, n > 0) {
@@ -123,11 +138,36 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
+// refuseFields answers 431 to a request with more than MaxHeaderFields
+// header fields, once net/http asks for more of it, and ends the
+// connection: every request before it is answered by then.
+func (c *conn) refuseFields() error {
+	d := c.t.timeouts.write
+	if d <= 0 {
+		d = time.Second
+	}
+	c.dmu.Lock()
+	c.writeKicked.Store(true) // net/http writes nothing more
+	c.Conn.SetWriteDeadline(time.Now().Add(d))
+	c.dmu.Unlock()
+	io.WriteString(c.Conn, tooManyFields)
+	c.evicted = true
+	c.Conn.Close()
+	return errClaimed
+}
+
+// tooManyFields is the answer to a request with more than MaxHeaderFields
+// header fields, as net/http answers one over MaxHeaderBytes.
+var tooManyFields = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+	"Request Header Fields Too Large: at most " + strconv.Itoa(MaxHeaderFields) + " header fields\n"
+
 // received scans bytes that arrived and moves c to the phase they put it
-// in. It takes the budget's lock only when the phase changes.
-func (c *conn) received(p []byte) {
+// in. It takes the budget's lock only when the phase changes. It returns
+// how many of them net/http is given: none past a header field over
+// MaxHeaderFields.
+func (c *conn) received(p []byte) int {
 	ends, partial := c.scan.ends, c.scan.inReq
-	c.scan.scan(p)
+	n := c.scan.scan(p)
 	if c.scan.inReq && (!partial || c.scan.ends > ends) {
 		c.partialSince = c.t.timeouts.now()
 	}
@@ -136,16 +176,16 @@ func (c *conn) received(p []byte) {
 	switch {
 	case from == phaseActive || from == phaseAnswered:
 		// Pipelined bytes, or a body: StateIdle or the close decides.
-		return
+		return n
 	case c.scan.ends > c.taken:
 		to = phaseActive
 	case c.scan.inReq:
 		to = phaseReading
 	default:
-		return
+		return n
 	}
 	if to == from {
-		return
+		return n
 	}
 	if from == phaseIdle {
 		// The next request on a keep-alive connection: its header
@@ -155,6 +195,7 @@ func (c *conn) received(p []byte) {
 	c.t.mu.Lock()
 	c.t.setPhase(c, to)
 	c.t.mu.Unlock()
+	return n
 }
 
 // pendingRequest reports whether bytes of a request net/http has not begun
@@ -174,9 +215,16 @@ type headerScan struct {
 	inReq   bool // bytes of a request whose headers have not ended
 	lineLen int  // bytes of the current line so far
 	lineCR  bool // the current line so far is "\r"
+	lines   int  // lines of the request in hand ended so far
+	tooMany bool // the request in hand has more than MaxHeaderFields fields
 }
 
-func (s *headerScan) scan(p []byte) {
+// scan scans p and returns how much of it to give net/http: all of it,
+// unless a request's header fields go over MaxHeaderFields, where the
+// scan stops at the end of the line over it. (A body is scanned as if it
+// were requests, but its connection ends after it, whatever it holds.)
+func (s *headerScan) scan(p []byte) int {
+	whole := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
@@ -185,18 +233,25 @@ func (s *headerScan) scan(p []byte) {
 			if !s.lineCR {
 				s.inReq = true
 			}
-			return
+			return whole
 		}
 		n := s.lineLen + i
 		empty := n == 0 || (n == 1 && (s.lineCR || p[0] == '\r'))
 		switch {
 		case !empty:
 			s.inReq = true
+			s.lines++
 		case s.inReq:
 			s.ends++
 			s.inReq = false
+			s.lines = 0
 		}
 		s.lineLen, s.lineCR = 0, false
 		p = p[i+1:]
+		if s.lines > MaxHeaderFields+1 { // and the request line
+			s.tooMany = true
+			return whole - len(p)
+		}
 	}
+	return whole
 }

@@ -11,35 +11,55 @@ import (
 )
 
 // The connection budget. Every open connection costs memory whether or not
-// it ever sends a request (buffers and a goroutine: about 20 KB), so the
-// number of connections is bounded, the way nginx bounds them with
-// worker_connections. At the budget, a new connection takes the place of one
-// that holds no complete request (connTracker has the order); when every
-// connection holds one, the newcomer is closed at once rather than left in
-// the kernel's backlog.
+// it ever sends a request (buffers, a goroutine, the kernel's socket
+// buffers), so the number of connections is bounded, the way nginx bounds
+// them with worker_connections. At the budget, a new connection takes the
+// place of one that holds no complete request, or whose client takes no
+// answers (connTracker has the order); when every connection holds one,
+// the newcomer is closed at once rather than left in the kernel's backlog.
 
-// Budget rule: the default budget is what fits in the memory limit after the
-// server's own needs. PerConnBytes is 20 KB measured per idle keep-alive
-// connection (docs/reliability.md), rounded up for a request in progress;
-// BaseBytes is the server's footprint under load with room for the garbage
-// collector to lag.
+// Budget rule: the default budget is what fits in the memory limit after
+// the server's own needs, each connection at its worst-case cost under the
+// header limit in force (ConnBytes). BaseBytes is the server's footprint
+// under load with room for the garbage collector to lag.
 const (
-	PerConnBytes    = 32 << 10
 	BaseBytes       = 16 << 20
-	MinConns        = 64
 	NoLimitMaxConns = 10000
 )
 
+// ConnHeapBytes is the most a connection costs the Go runtime, heap and
+// stacks, when its request line and headers may take maxHeaderBytes (and
+// net/http's 4,096 bytes of slack): a fixed part, and twice the header
+// allowance, since net/http holds the fields read so far and a buffer as
+// long as the line in hand. Measured worst (TestConnectionCost): 45 KiB of
+// 72 at the default 16 KiB, 977 KiB of 2,088 at 1 MiB.
+func ConnHeapBytes(maxHeaderBytes int) int64 {
+	return 32<<10 + 2*int64(maxHeaderBytes+4096)
+}
+
+// ConnKernelBytes is the most a connection holds in the kernel's socket
+// buffers: its receive and send buffers (socketBuffer, doubled by Linux)
+// and the one packet the kernel takes past a full receive buffer, up to
+// 64 KiB on loopback or after GRO. Measured worst: 103 KiB, a client that
+// pipelines requests and takes no answers (TestPipelinersNotReading).
+const ConnKernelBytes = 128 << 10
+
+// ConnBytes is the most a connection costs, runtime and kernel.
+func ConnBytes(maxHeaderBytes int) int64 {
+	return ConnHeapBytes(maxHeaderBytes) + ConnKernelBytes
+}
+
 // MaxConnsFor returns the default connection budget for a memory limit in
-// bytes; a limit of zero or less means none is set. The budget is at most
-// NoLimitMaxConns, limit or not: past that, file descriptors and the
-// kernel's socket memory run out before the Go heap does.
-func MaxConnsFor(memLimit int64) int {
+// bytes under a header limit; a memory limit of zero or less means none
+// is set. The budget is at most NoLimitMaxConns, limit or not: past that,
+// file descriptors run out first. It is at least 1, even where the limit
+// leaves room for none.
+func MaxConnsFor(memLimit int64, maxHeaderBytes int) int {
 	if memLimit <= 0 {
 		return NoLimitMaxConns
 	}
-	n := (memLimit - BaseBytes) / PerConnBytes
-	return int(max(min(n, NoLimitMaxConns), MinConns))
+	n := (memLimit - BaseBytes) / ConnBytes(maxHeaderBytes)
+	return int(max(min(n, NoLimitMaxConns), 1))
 }
 
 // connList is a list of connections that may be closed to make room, in
@@ -475,8 +495,7 @@ func (t *connTracker) counts() [numPhases]int {
 }
 
 // releaseSurge is how far the open connections must fall from their high
-// water mark before their memory is handed back: 256 connections, about
-// 8 MiB at PerConnBytes.
+// water mark before their memory is handed back: 256 connections.
 const releaseSurge = 256
 
 // releaseAfterSurges returns the memory of connections to the operating
@@ -518,9 +537,17 @@ func connContext(ctx context.Context, nc net.Conn) context.Context {
 }
 
 // requestAnswered records that r, the last request on its connection, has
-// been answered in full.
-func requestAnswered(r *http.Request) {
+// been answered in full. unasked says that its body was never asked for
+// (Expect: 100-continue, and no 100 sent): the client waits to be asked,
+// so net/http must not wait for it.
+func requestAnswered(r *http.Request, unasked bool) {
 	if c, ok := r.Context().Value(connKey{}).(*conn); ok {
+		c.bodyUnasked = unasked
 		c.t.lastAnswered(c)
 	}
 }
+
+// MaxHeaderFields bounds the header fields of a request, as Apache's
+// LimitRequestFields does; more get 431. Without it, net/http's map of
+// 20 KB of tiny fields cost 266 KiB a connection.
+const MaxHeaderFields = 100

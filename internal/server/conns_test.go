@@ -15,19 +15,22 @@ import (
 )
 
 func TestMaxConnsFor(t *testing.T) {
+	headers := DefaultConfig().MaxHeaderBytes
 	for _, tt := range []struct {
-		limit int64
-		want  int
+		limit   int64
+		headers int
+		want    int
 	}{
-		{0, NoLimitMaxConns},
-		{-1, NoLimitMaxConns},
-		{48 << 20, 1024}, // the shipped GOMEMLIMIT
-		{64 << 20, 1536}, // the shipped container limit
-		{8 << 20, MinConns},
-		{1 << 40, NoLimitMaxConns},
+		{0, headers, NoLimitMaxConns},
+		{-1, headers, NoLimitMaxConns},
+		{48 << 20, headers, 163}, // the shipped GOMEMLIMIT: 32 MiB at 200 KiB a connection
+		{64 << 20, headers, 245}, // the shipped container limit
+		{48 << 20, 1 << 20, 14},  // the largest header limit: 2.2 MiB a connection
+		{8 << 20, headers, 1},    // below the server's own needs
+		{1 << 40, headers, NoLimitMaxConns},
 	} {
-		if got := MaxConnsFor(tt.limit); got != tt.want {
-			t.Errorf("MaxConnsFor(%d) = %d, want %d", tt.limit, got, tt.want)
+		if got := MaxConnsFor(tt.limit, tt.headers); got != tt.want {
+			t.Errorf("MaxConnsFor(%d, %d) = %d, want %d", tt.limit, tt.headers, got, tt.want)
 		}
 	}
 }

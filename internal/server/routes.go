@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -69,7 +70,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The last answer on this connection: once it is out, the
 		// budget and shutdown may close the connection and lose nothing.
 		http.NewResponseController(w).Flush()
-		requestAnswered(r)
+		requestAnswered(r, r.ContentLength != 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue"))
 	}
 }
 
