@@ -495,7 +495,8 @@ func (t *connTracker) counts() [numPhases]int {
 }
 
 // releaseSurge is how far the open connections must fall from their high
-// water mark before their memory is handed back: 256 connections.
+// water mark before their memory is handed back: 256 connections, or a
+// quarter of a smaller budget.
 const releaseSurge = 256
 
 // releaseAfterSurges returns the memory of connections to the operating
@@ -514,7 +515,7 @@ func (t *connTracker) releaseAfterSurges(ctx context.Context, interval time.Dura
 		case <-tick.C:
 		}
 		t.mu.Lock()
-		ended := t.highWater-t.open >= releaseSurge
+		ended := t.highWater-t.open >= min(releaseSurge, max(t.max/4, 1))
 		if ended {
 			t.highWater = t.open
 		}
