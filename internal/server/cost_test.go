@@ -82,7 +82,6 @@ func connCost(t *testing.T, cfg Config, n int, request string) (perConn int64, o
 	t.Helper()
 	srv, _, _ := startBudgetServer(t, cfg)
 	before := runtimeBytes()
-	var conns []net.Conn
 	for range n {
 		c, err := net.Dial("tcp", srv.Addr().String())
 		if err != nil {
@@ -90,7 +89,6 @@ func connCost(t *testing.T, cfg Config, n int, request string) (perConn int64, o
 		}
 		defer c.Close()
 		go io.WriteString(c, request)
-		conns = append(conns, c)
 	}
 	time.Sleep(500 * time.Millisecond) // net/http reads what came
 	after := runtimeBytes()
