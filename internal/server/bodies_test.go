@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,10 +27,17 @@ const chunkedHead = "GET /alpacas HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chun
 // bytes with no CRLF: a chunk-size line, or a trailer line after the last
 // chunk.
 func unfinishedLine(trailer bool, n int) string {
+	head, fill := unfinishedParts(trailer, n)
+	return head + strings.Repeat("a", fill)
+}
+
+// unfinishedParts is unfinishedLine as its start and the number of "a"
+// bytes that follow it.
+func unfinishedParts(trailer bool, n int) (head string, fill int) {
 	if trailer {
-		return chunkedHead + "0\r\n" + "X" + strings.Repeat("a", n-1)
+		return chunkedHead + "0\r\nX", n - 1
 	}
-	return chunkedHead + "1;" + strings.Repeat("a", n-2)
+	return chunkedHead + "1;", max(n, 2) - 2
 }
 
 // openFDs counts the process's open file descriptors.
@@ -105,14 +114,23 @@ func TestAnyUnfinishedBody(t *testing.T) {
 	addr := srv.Addr().String()
 	before := openFDs(t)
 
-	var requests []string
+	// A request is a start and a number of "a" bytes after it, written
+	// from one buffer: the lines alone would take 4.9 GB.
+	type request struct {
+		head string
+		fill int
+	}
+	var requests []request
 	step := 1
 	if testing.Short() {
 		step = 37 // and every length around net/http's buffer below
 	}
 	for n := 1; n <= longest; n++ {
 		if n%step == 0 || (n > 4000 && n < 4200) || n < 64 {
-			requests = append(requests, unfinishedLine(false, max(n, 2)), unfinishedLine(true, n))
+			for _, trailer := range []bool{false, true} {
+				head, fill := unfinishedParts(trailer, n)
+				requests = append(requests, request{head, fill})
+			}
 		}
 	}
 	chunked := chunkedHead + "5;ext=x\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer-A: 1\r\nTrailer-B: 2\r\n\r\n"
@@ -120,10 +138,11 @@ func TestAnyUnfinishedBody(t *testing.T) {
 	for _, whole := range []string{chunked, sized} {
 		start := strings.Index(whole, "\r\n\r\n") + 4
 		for cut := start; cut < len(whole); cut++ {
-			requests = append(requests, whole[:cut])
+			requests = append(requests, request{whole[:cut], 0})
 		}
 	}
 
+	fill := bytes.Repeat([]byte("a"), longest)
 	limit := timeout + slackMax + 2*time.Second
 	var (
 		mu       sync.Mutex
@@ -148,14 +167,17 @@ func TestAnyUnfinishedBody(t *testing.T) {
 					continue
 				}
 				began := time.Now()
-				io.WriteString(c, requests[i]) // the server may close before the end: a line too long
+				// The server may close before the end: a line too long.
+				if _, err := io.WriteString(c, requests[i].head); err == nil {
+					c.Write(fill[:requests[i].fill])
+				}
 				if i%2 == 1 {
 					c.Close()
 					continue
 				}
 				c.SetReadDeadline(began.Add(limit))
 				if _, err := io.Copy(io.Discard, c); err != nil && !isReset(err) {
-					fail("request %d (%d bytes): still open %s later: %v", i, len(requests[i]), time.Since(began), err)
+					fail("request %d (%d bytes): still open %s later: %v", i, len(requests[i].head)+requests[i].fill, time.Since(began), err)
 				}
 				mu.Lock()
 				slowest = max(slowest, time.Since(began))
@@ -278,4 +300,49 @@ func TestUnaskedBodyNotAwaited(t *testing.T) {
 	if d := closedWithin(t, c.conn, began, time.Second); d > 500*time.Millisecond {
 		t.Errorf("closed %s after the request, want at once", d)
 	}
+}
+
+// TestEmptyLinesBeforeRequest: empty lines before a request line are
+// ignored (RFC 9112, 2.2), however they arrive, and any number of them,
+// and they do not extend the header timeout.
+func TestEmptyLinesBeforeRequest(t *testing.T) {
+	const get = "GET /alpacas HTTP/1.1\r\nHost: x\r\n\r\n"
+	for _, tt := range []struct {
+		name   string
+		writes []string
+	}{
+		{"one CRLF", []string{"\r\n" + get}},
+		{"bare LF and several CRLF", []string{"\n\r\n\r\n" + get}},
+		{"CR and LF apart", []string{"\r", "\n", get}},
+		{"200 CRLFs, one a write", append(slices.Repeat([]string{"\r\n"}, 200), get)},
+		{"after a keep-alive answer", []string{get, "\r\n\r\n" + get}},
+		{"between pipelined requests", []string{get + "\r\n" + get}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _, _ := startBudgetServer(t, DefaultConfig())
+			c := dial(t, srv.Addr().String())
+			want := strings.Count(strings.Join(tt.writes, ""), "GET")
+			for _, w := range tt.writes {
+				c.send(w)
+				time.Sleep(time.Millisecond)
+			}
+			for i := range want {
+				if status, body := c.read(); status != 200 {
+					t.Fatalf("answer %d: %d %q, want 200", i+1, status, body)
+				}
+			}
+		})
+	}
+	t.Run("the header timeout still runs", func(t *testing.T) {
+		const timeout = 300 * time.Millisecond
+		cfg := DefaultConfig()
+		cfg.ReadHeaderTimeout = timeout
+		srv, _, _ := startBudgetServer(t, cfg)
+		c := dial(t, srv.Addr().String())
+		began := time.Now()
+		go trickle(c.conn, strings.Repeat("\r\n", 100), 20*time.Millisecond, nil)
+		if d := closedWithin(t, c.conn, began, 5*timeout); d > timeout+slackMax+100*time.Millisecond {
+			t.Errorf("closed %s after it connected, sending only CRLFs; want the header timeout, %s", d, timeout)
+		}
+	})
 }

@@ -64,10 +64,10 @@ type conn struct {
 	// The reading side: the goroutine that reads and the hooks net/http
 	// runs between reads, which net/http orders with them.
 	scan         headerScan
-	taken        int   // requests net/http has begun (StateActive)
-	partialSince int64 // when the bytes of the partial request began (a clock reading)
-	evicted      bool  // closed: every read returns errClaimed
-	bodyUnasked  bool  // answered, its body never asked for: no read waits
+	taken        int         // requests net/http has begun (StateActive)
+	partialSince int64       // when the bytes of the partial request began (a clock reading)
+	evicted      bool        // closed: every read returns errClaimed
+	bodyUnasked  atomic.Bool // answered, its body never asked for: no read waits (set while net/http's background read may run)
 
 	deadlines
 }
@@ -86,7 +86,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		if c.scan.tooMany {
 			return 0, c.refuseFields()
 		}
-		if c.bodyUnasked {
+		if c.bodyUnasked.Load() {
 			// What the client sent anyway is read, so that closing
 			// does not reset the answer; nothing more is waited for.
 			if n := readAvailable(c.Conn, p); n > 0 {
@@ -107,7 +107,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.prepareRead(ph)
 		n, err := c.Conn.Read(p)
 		if n > 0 {
-			n = c.received(p[:n])
+			if n = c.received(p[:n]); n == 0 && err == nil && !c.claimed.Load() {
+				continue // only empty lines before a request: read on
+			}
 		}
 		if c.claimed.Load() {
 			// Claimed: read what has arrived, without waiting, and let
@@ -219,24 +221,39 @@ type headerScan struct {
 	tooMany bool // the request in hand has more than MaxHeaderFields fields
 }
 
-// scan scans p and returns how much of it to give net/http: all of it,
-// unless a request's header fields go over MaxHeaderFields, where the
-// scan stops at the end of the line over it. (A body is scanned as if it
-// were requests, but its connection ends after it, whatever it holds.)
+// scan scans p, keeps at its front what net/http is to be given, and
+// returns how much that is: all of p but the CR and LF bytes before a
+// request line, which RFC 9112 (2.2) says a server should ignore (any of
+// them, as nginx does; net/http answers 400), and nothing past the end of
+// a line over MaxHeaderFields. (A body is scanned as if it were requests,
+// but its connection ends after it, whatever it holds.)
 func (s *headerScan) scan(p []byte) int {
-	whole := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			s.lineCR = s.lineLen == 0 && len(p) == 1 && p[0] == '\r'
-			s.lineLen += len(p)
+	w := 0 // the bytes kept
+	for i := 0; i < len(p); {
+		if !s.inReq && s.lineLen == 0 && (p[i] == '\r' || p[i] == '\n') {
+			i++
+			continue
+		}
+		end := len(p)
+		k := bytes.IndexByte(p[i:], '\n')
+		if k >= 0 {
+			end = i + k + 1
+		}
+		if w != i {
+			copy(p[w:], p[i:end])
+		}
+		line := p[w : w+end-i]
+		w, i = w+end-i, end
+		if k < 0 {
+			s.lineCR = s.lineLen == 0 && len(line) == 1 && line[0] == '\r'
+			s.lineLen += len(line)
 			if !s.lineCR {
 				s.inReq = true
 			}
-			return whole
+			return w
 		}
-		n := s.lineLen + i
-		empty := n == 0 || (n == 1 && (s.lineCR || p[0] == '\r'))
+		n := s.lineLen + k
+		empty := n == 0 || (n == 1 && (s.lineCR || line[0] == '\r'))
 		switch {
 		case !empty:
 			s.inReq = true
@@ -247,11 +264,10 @@ func (s *headerScan) scan(p []byte) int {
 			s.lines = 0
 		}
 		s.lineLen, s.lineCR = 0, false
-		p = p[i+1:]
 		if s.lines > MaxHeaderFields+1 { // and the request line
 			s.tooMany = true
-			return whole - len(p)
+			return w
 		}
 	}
-	return whole
+	return w
 }

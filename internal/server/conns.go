@@ -543,7 +543,7 @@ func connContext(ctx context.Context, nc net.Conn) context.Context {
 // so net/http must not wait for it.
 func requestAnswered(r *http.Request, unasked bool) {
 	if c, ok := r.Context().Value(connKey{}).(*conn); ok {
-		c.bodyUnasked = unasked
+		c.bodyUnasked.Store(unasked)
 		c.t.lastAnswered(c)
 	}
 }
