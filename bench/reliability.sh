@@ -198,9 +198,69 @@ for kind in slowloris silent threebytes bodytrickle mix; do
 done
 say ""
 say "At the budget a newcomer takes the place of, in order: the connection answered longest ago; one"
+say "whose answer has waited 20 ms or more on a client that takes none; one"
 say "silent for a second or more since it connected; the one sending its headers longest; the one silent"
 say "longest; a request pipelined behind an answered one. A connection is closed only if what has"
 say "arrived by then does not complete a request (README, Connection budget)."
+say ""
+
+# 3c. The budget's memory arithmetic, in the container as compose.yaml
+# runs it: clients that pipeline and take no answers, and clients that
+# spend the header allowance the costliest way, each at ten times the
+# default budget, beside live clients and the health check.
+say "## The budget's memory, in the 64 MiB container"
+say ""
+if docker image inspect echo_app_multistage >/dev/null 2>&1; then
+	memory=$(awk '/limits:/ {l=1} l && /memory:/ {print $2; exit}' compose.yaml)
+	say "The shipped image with compose.yaml's limits (\`--memory $memory\`, \`GOMEMLIMIT=$memlimit\`) and its"
+	say "default budget. \`hammer abuse\` runs ten times the budget of one kind for 14 s, each client"
+	say "reconnecting as soon as the server closes it: noread (2,000 pipelined \`GET /metrics\`, no answer"
+	say "read), headers (100 fields of distinct names, about 200 bytes each, the headers never ended: the"
+	say "costliest use of the default header allowance, \`TestConnectionCost\`). From the second second,"
+	say "\`hammer probe\` sends a request every 10 ms on a new connection for 10 s, and \`echo_app -healthcheck\`"
+	say "runs 20 times. Peak RSS is the process's VmHWM; TCP memory is the host's, from \`/proc/net/sockstat\`"
+	say "(both sides of every connection), at its highest over the run."
+	say ""
+	say "| attackers | budget | connections they made | live requests | failed | live p50 | live p99 | health checks healthy | evicted | peak RSS | peak TCP memory | container after |"
+	say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+	for kind in noread headers; do
+		echo "reliability: the budget's memory, $kind (container)" >&2
+		name="echo-app-memory-$$"
+		docker run -d --name "$name" --network host --read-only --cap-drop ALL --security-opt no-new-privileges \
+			--memory "$memory" -e GOMEMLIMIT="$memlimit" -e "PORT=$port" echo_app_multistage >/dev/null
+		for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+		budget=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^echo_app_connections_max / {print $2}')
+		pid=$(docker inspect --format '{{.State.Pid}}' "$name")
+		"$work/hammer" abuse -addr "127.0.0.1:$port" -kind "$kind" -conns $((10 * budget)) -duration 14s >"$work/abuse.txt" &
+		abuser=$!
+		sleep 2
+		"$work/hammer" probe -url "http://127.0.0.1:$port/alpacas" -interval 10ms -duration 10s >"$work/probe.txt" &
+		prober=$!
+		healthy=0 tcp_peak=0
+		for _ in $(seq 20); do
+			"$work/echo_app" -listen "127.0.0.1:$port" -healthcheck >/dev/null 2>&1 && healthy=$((healthy + 1))
+			tcp=$(awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat)
+			[ "$tcp" -gt "$tcp_peak" ] && tcp_peak=$tcp
+			sleep 0.4
+		done
+		wait "$prober" "$abuser"
+		hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+		m=$(curl -fsS "http://127.0.0.1:$port/metrics")
+		state=$(docker inspect --format 'running={{.State.Running}} oom_killed={{.State.OOMKilled}}' "$name")
+		docker rm -f "$name" >/dev/null
+		p=$(cat "$work/probe.txt")
+		a=$(cat "$work/abuse.txt")
+		evicted=$(awk '/^echo_app_connections_evicted_total/ {print $2}' <<<"$m")
+		say "| $((10 * budget)) $kind | $budget | $(kv connections_made "$a") | $(kv probes "$p") | **$(kv failed "$p")** | $(kv p50_ms "$p") ms | $(kv p99_ms "$p") ms | $healthy of 20 | $evicted | **$hwm KiB** | $((tcp_peak * 4)) KiB | $state |"
+	done
+	say ""
+	say "A connection costs at most 32 KiB plus twice the header allowance in the Go runtime and 128 KiB in"
+	say "the kernel, so the budget is \`(limit - 16 MiB) / 200 KiB\` at the default header limit (README,"
+	say "Connection budget). A client that takes no answers is evicted once an answer has waited on it for"
+	say "20 ms."
+else
+	say "Not run: no echo_app_multistage image (make images)."
+fi
 say ""
 
 # 4. Shutdown under load: the process, then the container.

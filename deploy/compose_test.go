@@ -144,7 +144,7 @@ func TestComposeUp(t *testing.T) {
 // that each send one request and stay open, plus 2,000 that send nothing
 // (bench/hammer flood): the container must stay up and not be OOM-killed,
 // a live client must get every answer, peak RSS must stay under three
-// quarters of the limit, and RSS must fall back at least halfway.
+// quarters of the limit, and anonymous RSS must fall back at least halfway.
 func TestComposeServiceSurvivesFlood(t *testing.T) {
 	p := composeUp(t)
 	id := p.container()
@@ -184,12 +184,15 @@ func TestComposeServiceSurvivesFlood(t *testing.T) {
 	if n := number("live_failed"); n != 0 {
 		t.Errorf("the live client failed %d requests during the flood", n)
 	}
-	before, peak, after := number("rss_before_kib")<<10, number("rss_peak_kib")<<10, number("rss_after_kib")<<10
-	if peak >= limit*3/4 {
+	if peak := number("rss_peak_kib") << 10; peak >= limit*3/4 {
 		t.Errorf("peak RSS %d bytes, want under 3/4 of the %d-byte limit", peak, limit)
 	}
+	// What the server allocated is handed back; the pages of its binary
+	// that the flood ran stay resident, as file-backed memory the kernel
+	// may reclaim (1 to 2 MiB).
+	before, peak, after := number("anon_before_kib")<<10, number("anon_peak_kib")<<10, number("anon_after_kib")<<10
 	if after > before+(peak-before)/2 {
-		t.Errorf("RSS %d bytes after the flood, from %d at its peak and %d before: want it back at least halfway", after, peak, before)
+		t.Errorf("anonymous RSS %d bytes after the flood, from %d at its peak and %d before: want it back at least halfway", after, peak, before)
 	}
 	if number("evicted") < 10000 {
 		t.Errorf("%s connections evicted, want at least the flood's 10,000 less the budget", fields["evicted"])

@@ -26,6 +26,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -69,13 +71,21 @@ func loopbackOnly(addr string) error {
 
 const request = "GET /alpacas HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
-func rssKiB(pid int) int64 {
+func rssKiB(pid int) int64 { return statusKiB(pid, "VmRSS:") }
+
+// anonKiB is the process's anonymous resident memory: what it allocated,
+// without the pages of its binary it has run (file-backed, shared, and
+// reclaimable by the kernel), which a flood's code paths add for good.
+func anonKiB(pid int) int64 { return statusKiB(pid, "RssAnon:") }
+
+// statusKiB reads a field in KiB from the process's /proc status.
+func statusKiB(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			n, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
 			return n
 		}
@@ -188,17 +198,20 @@ func flood(args []string) error {
 	if err := loopbackOnly(*addr); err != nil {
 		return err
 	}
-	rssBefore := rssKiB(*pid)
+	rssBefore, anonBefore := rssKiB(*pid), anonKiB(*pid)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	var peak atomic.Int64
+	var peak, anonPeak atomic.Int64
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
 		for ctx.Err() == nil {
 			if r := rssKiB(*pid); r > peak.Load() {
 				peak.Store(r)
+			}
+			if r := anonKiB(*pid); r > anonPeak.Load() {
+				anonPeak.Store(r)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -303,11 +316,11 @@ func flood(args []string) error {
 		c.Close()
 	}
 	time.Sleep(*settle)
-	rssAfter := rssKiB(*pid)
+	rssAfter, anonAfter := rssKiB(*pid), anonKiB(*pid)
 
-	fmt.Printf("flood_conns=%d silent_conns=%d flood_s=%.1f answered=%d closed_before_answer=%d dial_failed=%d evicted=%s refused=%s rss_before_kib=%d rss_peak_kib=%d rss_after_kib=%d live_requests=%d live_failed=%d live_p50_ms=%s live_p99_ms=%s live_max_ms=%s\n",
+	fmt.Printf("flood_conns=%d silent_conns=%d flood_s=%.1f answered=%d closed_before_answer=%d dial_failed=%d evicted=%s refused=%s rss_before_kib=%d rss_peak_kib=%d rss_after_kib=%d anon_before_kib=%d anon_peak_kib=%d anon_after_kib=%d live_requests=%d live_failed=%d live_p50_ms=%s live_p99_ms=%s live_max_ms=%s\n",
 		*conns, *silent, floodTook.Seconds(), answered.Load(), closedEarly.Load(), dialFailed.Load(), evicted, refused,
-		rssBefore, peak.Load(), rssAfter,
+		rssBefore, peak.Load(), rssAfter, anonBefore, anonPeak.Load(), anonAfter,
 		len(l.latencies)+l.failed, l.failed, ms(percentile(l.latencies, 0.5)), ms(percentile(l.latencies, 0.99)), ms(percentile(l.latencies, 1)))
 	if l.failed > 0 {
 		return fmt.Errorf("the live client failed %d requests, the last: %v", l.failed, l.lastErr)
@@ -575,6 +588,54 @@ var abusers = map[string]func(ctx context.Context, c net.Conn){
 			trickle(ctx, c, strings.Repeat("x", 4000), time.Second)
 		}
 	},
+	// 2,000 pipelined requests for /metrics, and no answer read: the
+	// server's writes fill the socket buffers and wait.
+	"noread": func(ctx context.Context, c net.Conn) {
+		if _, err := io.WriteString(c, noReadBatch); err == nil {
+			holdUnread(ctx, c)
+		}
+	},
+	// The header allowance of the default limit (16 KiB and net/http's
+	// 4 KiB of slack) spent the costliest way: 100 fields of distinct
+	// names, about 200 bytes each, the headers never ended.
+	"headers": func(ctx context.Context, c net.Conn) {
+		if _, err := io.WriteString(c, costlyHeaders); err == nil {
+			holdUntilClosed(ctx, c)
+		}
+	},
+}
+
+var (
+	noReadBatch   = strings.Repeat("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n", 2000)
+	costlyHeaders = func() string {
+		var b strings.Builder
+		b.WriteString("GET /alpacas HTTP/1.1\r\n")
+		for i := range 100 {
+			fmt.Fprintf(&b, "X-%02x: %s\r\n", i, strings.Repeat("a", 196))
+		}
+		return b.String()
+	}()
+)
+
+// holdUnread waits until the server closes c or ctx ends, reading nothing:
+// it polls for the peer's close (POLLRDHUP), which a full receive buffer
+// does not hide.
+func holdUnread(ctx context.Context, c net.Conn) {
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		var revents int16
+		if err := rc.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+			if _, err := unix.Poll(fds, 50); err == nil {
+				revents = fds[0].Revents
+			}
+		}); err != nil || revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			return
+		}
+	}
 }
 
 // abuse runs -conns clients of -kind (or "mix": the kinds in turn), each
@@ -583,7 +644,7 @@ var abusers = map[string]func(ctx context.Context, c net.Conn){
 func abuse(args []string) error {
 	fs := flag.NewFlagSet("abuse", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback)")
-	kind := fs.String("kind", "mix", "slowloris, silent, threebytes, bodytrickle or mix")
+	kind := fs.String("kind", "mix", "slowloris, silent, threebytes, bodytrickle, noread, headers, or mix (the first four)")
 	conns := fs.Int("conns", 640, "clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long to abuse")
 	fs.Parse(args)

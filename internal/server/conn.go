@@ -83,26 +83,29 @@ func (c *conn) Read(p []byte) (int, error) {
 		if c.evicted {
 			return 0, errClaimed
 		}
-		if c.scan.tooMany {
+		ph := phase(c.phase.Load())
+		if c.reqBuf == nil && len(p) > 0 {
+			c.reqBuf = bufferEnd(p)
+		}
+		bg := c.isBackgroundRead(p, ph)
+		if bg && !c.claimed.Load() {
+			if n, err, done := c.park(); done {
+				return n, err
+			}
+			continue // claimed: the socket read settles it
+		}
+		// The reads of net/http's serving goroutine, never its
+		// background read, which runs beside the handler's writes.
+		if !bg && c.scan.tooMany {
 			return 0, c.refuseFields()
 		}
-		if c.bodyUnasked.Load() {
+		if !bg && c.bodyUnasked.Load() {
 			// What the client sent anyway is read, so that closing
 			// does not reset the answer; nothing more is waited for.
 			if n := readAvailable(c.Conn, p); n > 0 {
 				return n, nil
 			}
 			return 0, errClaimed
-		}
-		ph := phase(c.phase.Load())
-		if c.reqBuf == nil && len(p) > 0 {
-			c.reqBuf = bufferEnd(p)
-		}
-		if c.isBackgroundRead(p, ph) && !c.claimed.Load() {
-			if n, err, done := c.park(); done {
-				return n, err
-			}
-			continue // claimed: the socket read settles it
 		}
 		c.prepareRead(ph)
 		n, err := c.Conn.Read(p)

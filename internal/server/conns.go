@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -521,6 +522,9 @@ func (t *connTracker) releaseAfterSurges(ctx context.Context, interval time.Dura
 		}
 		t.mu.Unlock()
 		if ended {
+			// A collection first: net/http's pools of buffers keep
+			// what one collection frees for one more.
+			runtime.GC()
 			debug.FreeOSMemory()
 		}
 	}
