@@ -168,7 +168,8 @@ func TestCanaryClaimedReadAnswersNothing(t *testing.T) {
 	io.WriteString(c, "GET / HTTP/1.1\r\nHo")
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	got, err := io.ReadAll(c)
-	if len(got) > 0 || err != nil {
+	// A reset is a silent close too: the bytes sent are unread.
+	if len(got) > 0 || (err != nil && !isReset(err)) {
 		t.Errorf("assumption broken: a read error in the headers makes net/http answer %q (%v), not close the connection silently", got, err)
 	}
 }
