@@ -7,7 +7,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: run build test lint bench images compare reliability release-image release-imgcompare-image dist clean
+.PHONY: help run build test test-unit lint bench images compare reliability release-image release-imgcompare-image dist clean
+
+help: ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-26s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## serve on :8080
 	$(GO) run ./cmd/echo_app
@@ -15,27 +18,36 @@ run: ## serve on :8080
 build: ## the release binary, as the image has it
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="$(LDFLAGS)" -o echo_app ./cmd/echo_app
 
-lint:
+lint: ## gofmt, vet, staticcheck (both modules), go mod tidy, actionlint, shellcheck
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt -l: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
+	cd tools/sbom-scanner && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	$(GO) run $(ACTIONLINT) .github/workflows/*.yml test/images/testdata/action-pr.yml
-	scripts/readme-workflows.sh $(GO) run $(ACTIONLINT)
-	shellcheck -x action/*.sh scripts/cluster.sh scripts/readme-workflows.sh
+	scripts/doc-workflows.sh $(GO) run $(ACTIONLINT)
+	shellcheck -x .ci/run action/*.sh bench/*.sh scripts/*.sh scripts/lib/*.sh
 
-# Every test. The race detector runs on all packages but test/, whose
-# integration tests drive Docker and other processes (and would spend
-# minutes compressing images under the detector for nothing).
+# The unit tier: every package under -short, no Docker and no daemons;
+# the integration tests skip themselves.
+test-unit: ## go test -short: no Docker, no daemons, under 2 minutes
+	$(GO) test -short -count=1 -timeout 10m ./...
+
+# Every test. The race detector runs on the packages that need no
+# daemon; the integration tests (test/, deploy/ and the browser test)
+# drive Docker and other processes, and run without it (it would spend
+# minutes compressing images for nothing).
 # Artifacts (screenshots) go to out/artifacts. The integration packages
 # run one at a time (-p 1): the cluster's zero-loss checks hold while
 # kube-proxy stops sending to a deleted pod within its 5 s drain delay
 # (2-3 s here), which the image builds of test/images on the same two
 # CPUs can push past: a run with both at once lost one request of 1,142.
-test: lint
+UNIT_PKGS = $$($(GO) list ./... | grep -v -e /test/ -e /deploy)
+test: lint ## lint, then every test, as CI runs it
 	@mkdir -p out/artifacts
-	$(GO) test -race -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/out/artifacts $$($(GO) list ./... | grep -v /test/)
-	$(GO) test -count=1 -p 1 -timeout 40m ./test/...
+	$(GO) test -race -count=1 -timeout 30m -skip '^TestBrowser$$' $(UNIT_PKGS)
+	$(GO) test -count=1 -p 1 -timeout 40m ./test/... ./deploy/...
+	$(GO) test -count=1 -run '^TestBrowser$$' -artifacts -outputdir $(CURDIR)/out/artifacts ./cmd/echo_app
 
 bench: ## wrk against a 10-line server and nginx, plus the Go benchmarks
 	bench/report.sh
@@ -58,5 +70,5 @@ release-imgcompare-image: ## the same for imgcompare's own image (Dockerfile.img
 dist: ## imgcompare's release binaries (linux, darwin, windows; amd64, arm64), SBOMs and SHA256SUMS in dist/
 	scripts/dist.sh
 
-clean:
+clean: ## remove what the build and the tests leave
 	rm -rf echo_app out dist

@@ -28,11 +28,11 @@ main=cmd/echo_app/main.go
 cp "$main" "$work/main.go"
 trap 'cp "$work/main.go" "$main"; rm -rf "$work"' EXIT
 
-# shellcheck disable=SC1091
+# shellcheck disable=SC1090
 . "$(scripts/registry.sh start)"
 # shellcheck disable=SC1090
 . "$(scripts/buildkit.sh start)"
-builder=$BUILDER
+builder=${BUILDER:?buildkit.sh start sets it}
 # The classic builder takes the engine's image, buildkitd the pushed copy.
 eval "$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh)"
 remote_go=$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh --push "$REGISTRY" | sed -n 's/^GO_IMAGE=//p')
@@ -42,6 +42,7 @@ remote_go=$(BASE_IMAGES=${BASE_IMAGES:-standin} scripts/base-images.sh --push "$
 ctx=$work/ctx
 mkdir -p "$ctx"
 git ls-files -z go.mod go.sum cmd/echo_app internal/server Dockerfile | xargs -0 cp --parents -t "$ctx"
+# shellcheck disable=SC2016 # sed patterns, not shell expansions
 sed -e 's/^FROM --platform=\$BUILDPLATFORM /FROM /' -e 's/^RUN --mount=[^ ]* \\$/RUN \\/' Dockerfile >"$ctx/Dockerfile.plain"
 if grep -v '^#' "$ctx/Dockerfile.plain" | grep -q -- '--mount\|--platform'; then
 	echo "build-times: could not remove the BuildKit features from the Dockerfile" >&2

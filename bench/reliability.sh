@@ -89,7 +89,7 @@ say ""
 say "\`hammer idle -conns 10000 -probes 2000\`: 10,000 keep-alive connections, each after one answered"
 say "request, held open while a normal client sends 2,000 requests on fresh connections. The"
 say "connection budget is lifted (\`-max-conns 20000\`, no \`GOMEMLIMIT\`) to measure what an idle connection"
-say "costs. The default budget rests on the worst case instead (README, Connection budget)."
+say "costs. The default budget rests on the worst case instead (docs/server.md, Connection budget)."
 say ""
 say "| idle connections | RSS before | RSS holding them | per connection | normal client p50 | p99 | max | failed | held connections still answering |"
 say "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
@@ -203,7 +203,7 @@ say "At the budget a newcomer takes the place of, in order: the connection answe
 say "whose answer has waited 20 ms or more on a client that takes none; one"
 say "silent for a second or more since it connected; the one sending its headers longest; the one silent"
 say "longest; a request pipelined behind an answered one. A connection is closed only if what has"
-say "arrived by then does not complete a request (README, Connection budget)."
+say "arrived by then does not complete a request (docs/server.md, Connection budget)."
 say ""
 
 # 3c. The budget's memory arithmetic, in the container as compose.yaml
@@ -257,7 +257,7 @@ if docker image inspect echo_app_multistage >/dev/null 2>&1; then
 	done
 	say ""
 	say "A connection costs at most 32 KiB plus twice the header allowance in the Go runtime and 128 KiB in"
-	say "the kernel, so the budget is \`(limit - 16 MiB) / 200 KiB\` at the default header limit (README,"
+	say "the kernel, so the budget is \`(limit - 16 MiB) / 200 KiB\` at the default header limit (docs/server.md,"
 	say "Connection budget). A client that takes no answers is evicted once an answer has waited on it for"
 	say "20 ms."
 else

@@ -71,7 +71,9 @@ tree_sum() {
 	done
 	echo "$total"
 }
+# shellcheck disable=SC2016 # awk programs, not shell expansions
 rss_kb() { tree_sum "$1" status '/^VmRSS/ {print $2}'; }     # resident memory, KiB
+# shellcheck disable=SC2016 # awk programs, not shell expansions
 cpu_ticks() { tree_sum "$1" stat '{print $14 + $15}'; }     # user + system CPU, clock ticks
 hz=$(getconf CLK_TCK)
 

@@ -30,6 +30,7 @@ done
 # One scan per binary: each is a filesystem of its own to the scanner.
 BUILDKIT_SCAN_SOURCE=$work/core BUILDKIT_SCAN_SOURCE_EXTRAS=$work/extras BUILDKIT_SCAN_DESTINATION=$work/sbom "$scanner"
 for statement in "$work"/sbom/imgcompare-*.spdx.json; do
+	# shellcheck disable=SC2094 # reads work/sbom, writes out: two directories
 	go run ./scripts/spdxunwrap -root "$work/extras" <"$statement" >"$out/$(basename "$statement")"
 done
 (cd "$out" && sha256sum imgcompare-* >SHA256SUMS)

@@ -53,7 +53,7 @@ scripts/registry.sh status >/dev/null || started+=(registry)
 scripts/buildkit.sh status >/dev/null || started+=(buildkit)
 # shellcheck disable=SC1090
 . "$(scripts/buildkit.sh start)"
-builder=$BUILDER
+builder=${BUILDER:?buildkit.sh start sets it}
 
 # Base images: buildkitd cannot see the engine's images, so a local
 # stand-in goes to the registry first.

@@ -145,7 +145,7 @@ kube_build() {
 	local minor=${kube_version#v1.}
 	minor=${minor%%.*}
 	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-	(cd "$work" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true) >&2
+	(cd "$work" && { GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true; }) >&2
 	for cmd in "$@"; do
 		(cd "$work" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "$ldflags" -o "$dir/$cmd" "k8s.io/kubernetes/cmd/$cmd") >&2
 	done

@@ -15,6 +15,9 @@ import (
 // the test with a message; in CI it fails, since .ci/run installs it.
 func chromium(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("an integration test (Chromium): make test runs it")
+	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if path, err := exec.LookPath(name); err == nil {
 			return path

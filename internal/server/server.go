@@ -1,6 +1,3 @@
-// Package server is echo_app's HTTP server: the routes that answer
-// "I love <noun>!", the operational endpoints, and a lifecycle that starts
-// fast and shuts down without dropping a request.
 package server
 
 import (

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts that start and stop the test daemons (the Docker
 # engine, the registries, buildkitd, the API server and etcd, the
 # cluster). Each has the same three commands: start (stop what an earlier

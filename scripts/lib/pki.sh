@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The certificates of the test API servers (scripts/kube-apiserver.sh,
 # scripts/cluster.sh): a CA, certificates it signs, and a service-account
 # key pair, all valid for two days, with openssl. Source it.

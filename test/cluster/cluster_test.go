@@ -37,6 +37,10 @@ func TestMain(m *testing.M) {
 	if *clientURL != "" {
 		os.Exit(client())
 	}
+	if testing.Short() {
+		fmt.Println("skipped under -short: the cluster's tests are integration tests (make test runs them)")
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 

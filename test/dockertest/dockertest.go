@@ -6,6 +6,7 @@ package dockertest
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -42,11 +43,15 @@ func missing(t testing.TB, why string) {
 	Missing(t, why, "the engine", "scripts/docker-engine.sh start")
 }
 
-// Missing stops a test whose prerequisite is missing: in CI (CI=true),
+// Missing stops a test whose prerequisite is missing: under -short (make
+// test-unit), which runs no integration test, it skips; in CI (CI=true),
 // where .ci/run provides it, the test fails; elsewhere it skips, saying
 // what to run.
 func Missing(t testing.TB, why, what, run string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("an integration test (%s): make test runs it", why)
+	}
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s: in CI %s is required (.ci/run provides it: %s)", why, what, run)
 	}
@@ -180,4 +185,16 @@ func WaitHealthy(t testing.TB, container string) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// Main runs an integration package's tests from its TestMain, or none
+// under -short (make test-unit): every test there drives a Docker engine
+// or other daemons.
+func Main(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("skipped under -short: integration tests (make test runs them)")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }

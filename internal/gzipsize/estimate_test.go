@@ -1,4 +1,4 @@
-package analysis
+package gzipsize
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestStratum(t *testing.T) {
@@ -114,10 +112,10 @@ func stream(n int) []byte {
 }
 
 // estimateStream estimates the level-6 size of the stream r as the walk
-// does: r feeds the first pass, as the walk's read feeds a layerEstimate,
-// and layer the second, with places drawn from seed.
-func estimateStream(ctx context.Context, r io.Reader, layer v1.Layer, pool *segmentPool, seed uint64) (int64, error) {
-	e := &layerEstimate{ctx: ctx, layer: layer, pool: pool, first: newProxyWriter(ctx, pool)}
+// does: r feeds the first pass, as the walk's read feeds an Estimate,
+// and again the second, with places drawn from seed.
+func estimateStream(ctx context.Context, r io.Reader, again Stream, pool *Pool, seed uint64) (int64, error) {
+	e := &Estimate{ctx: ctx, again: again, pool: pool, first: newProxyWriter(ctx, pool)}
 	if _, err := io.Copy(e.first, r); err != nil {
 		e.first.close()
 		return 0, err
@@ -125,24 +123,21 @@ func estimateStream(ctx context.Context, r io.Reader, layer v1.Layer, pool *segm
 	return e.estimate(seed)
 }
 
-// stored is a layer whose stream is b, for the estimate's second read.
-type stored struct {
-	v1.Layer
-	b []byte
-}
+// stored is a stream of b, for the estimate's second read.
+type stored struct{ b []byte }
 
 func (s stored) Uncompressed() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.b)), nil }
 
 func TestEstimateStream(t *testing.T) {
 	data := stream(20 << 20)
-	pool := newSegmentPool(2)
-	defer pool.close()
+	pool := NewPool(2)
+	defer pool.Close()
 	again := stored{b: data}
 	got, err := estimateStream(t.Context(), bytes.NewReader(data), again, pool, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := gzipStream(bytes.NewReader(data))
+	want, err := Exact(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}

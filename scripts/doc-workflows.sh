@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# make lint: checks the workflows the README shows (its ```yaml blocks that
+# make lint: checks the workflows docs/imgcompare.md shows (its ```yaml blocks that
 # are whole workflows, starting with name:) with the actionlint command
 # given, as the repository's own workflows are checked.
-#   scripts/readme-workflows.sh ACTIONLINT...
+#   scripts/doc-workflows.sh ACTIONLINT...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -17,8 +17,8 @@ awk -v dir="$work/.github/workflows" '
 		first = 0
 		print > file
 	}
-' README.md
+' docs/imgcompare.md
 files=("$work"/.github/workflows/*.yml)
-[ -e "${files[0]}" ] || { echo "readme-workflows: the README shows no workflow" >&2; exit 1; }
-echo "readme-workflows: ${#files[@]} workflows in README.md" >&2
+[ -e "${files[0]}" ] || { echo "doc-workflows: docs/imgcompare.md shows no workflow" >&2; exit 1; }
+echo "doc-workflows: ${#files[@]} workflows in docs/imgcompare.md" >&2
 "$@" "${files[@]}"
