@@ -2,8 +2,6 @@ package analysis
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"runtime"
@@ -65,7 +63,7 @@ func compressAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash, esti
 	if estimate {
 		feeds := make([]*gzipsize.Estimate, len(layers))
 		for i, layer := range layers {
-			feeds[i] = gzipsize.NewEstimate(ctx, pool, layer, seed(diffIDs[i]))
+			feeds[i] = gzipsize.NewEstimate(ctx, pool, layer, gzipsize.Seed(diffIDs[i].Hex))
 		}
 		feed = func(i int) io.Writer { return feeds[i] }
 		read = func(i int) {
@@ -114,13 +112,4 @@ func gzipSize(ctx context.Context, layer v1.Layer) (int64, error) {
 	}
 	defer rc.Close()
 	return gzipsize.Exact(ctxio.Reader(ctx, rc))
-}
-
-// seed is where the estimate of the layer diffID names samples it: the
-// same layer, the same estimate.
-func seed(diffID v1.Hash) uint64 {
-	if b, err := hex.DecodeString(diffID.Hex); err == nil && len(b) >= 8 {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
 }

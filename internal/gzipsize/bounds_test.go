@@ -4,7 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"os"
@@ -21,7 +21,7 @@ import (
 func sizes(t *testing.T, pool *Pool, content []byte) (estimated, exact int64) {
 	t.Helper()
 	sum := sha256.Sum256(content)
-	e := NewEstimate(t.Context(), pool, stored{b: content}, binary.BigEndian.Uint64(sum[:8]))
+	e := NewEstimate(t.Context(), pool, stored{b: content}, Seed(hex.EncodeToString(sum[:])))
 	if _, err := e.Write(content); err != nil {
 		t.Fatal(err)
 	}

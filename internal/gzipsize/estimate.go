@@ -11,6 +11,8 @@ import (
 	goflate "compress/flate"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
@@ -63,9 +65,9 @@ type Stream interface {
 // segments, samples, each primed with the 32 KiB before it as its
 // dictionary, as it would be in the stream, at level 7 by
 // klauspost/compress/flate, whose writer takes a new dictionary without
-// allocating (see level6).
+// allocating (see sampled).
 //
-// The ratio of level 6 to proxy varies far less along a stream than the
+// The ratio of compressed size to proxy varies far less along a stream than the
 // compression ratio itself, but it is not the same for all content: noise
 // takes about as much either way, while a run of repeats costs deflate
 // far less than the proxy says. So segments are put in classes by how far
@@ -114,7 +116,7 @@ const (
 	segmentSize  = 16 << 10
 	chunkSize    = 64 * segmentSize // what one job of the first pass measures
 	window       = 32 << 10
-	layerSamples = 512 // level-6 samples per layer
+	layerSamples = 512 // samples per layer
 	classMinimum = 4   // samples for every class that has as many segments
 	layerSpans   = 8   // spans per layer
 	spanSegs     = 16  // segments in a span
@@ -146,13 +148,13 @@ func stratum(p float64, n int) int {
 }
 
 // stratumTotals are the sums of one class of segments: their proxies;
-// those of its samples, and the samples' level-6 sizes; the span pieces
+// those of its samples, and the samples' compressed sizes; the span pieces
 // of the class, and their share of their spans compressed whole.
 type stratumTotals struct {
 	proxy, sampleProxy, sampleSlow float64
 	samples                        int
 	// the sums of squares and products of the samples' proxies (p) and
-	// level-6 sizes (s), for the variance of their ratio
+	// compressed sizes (s), for the variance of their ratio
 	pp, ss, ps            float64
 	spanPieces, spanWhole float64
 	pieces                int
@@ -264,7 +266,7 @@ func (p *Pool) submit(ctx context.Context, job func(*worker)) error {
 // (levels 6 and 8: up to 2.19% and 1.92% off, 7: 1.93%).
 const sampleLevel = 7
 
-// level6 is the size of data, compressed after dict, in a stream of its
+// sampled is the size of data, compressed after dict, in a stream of its
 // own, by the samples' compressor; with pieces, it is compressed in
 // segments, with a flush after each, which ends a block there as
 // compressing the segment apart does, while later ones still reach back
@@ -275,7 +277,7 @@ const sampleLevel = 7
 // and a new one is 0.8 MB of tables to allocate and fault in: made for
 // each sample, it took the estimate on the project's 335 MB image from
 // 1.0 s to 1.4 s. klauspost's ResetDict primes the one writer.
-func (w *worker) level6(dict, data []byte, pieces []float64) (float64, error) {
+func (w *worker) sampled(dict, data []byte, pieces []float64) (float64, error) {
 	w.flate.ResetDict(&w.out, dict)
 	w.out.n = 0
 	if pieces == nil {
@@ -294,9 +296,9 @@ func (w *worker) level6(dict, data []byte, pieces []float64) (float64, error) {
 	return float64(w.out.n), nil
 }
 
-// exact6 is the standard library's level-6 size of data, compressed
+// whole is the standard library's level-6 size of data, compressed
 // after dict, in a stream of its own: a span compressed whole.
-func (w *worker) exact6(dict, data []byte) (float64, error) {
+func (w *worker) whole(dict, data []byte) (float64, error) {
 	w.out.n = 0
 	fw, err := goflate.NewWriterDict(&w.out, goflate.DefaultCompression, dict)
 	if err != nil {
@@ -350,6 +352,16 @@ type Estimate struct {
 	head  *[]byte // from heads, until the layer is known to be over exactLimit
 	held  int
 	first *proxyWriter // the first pass, once it is
+}
+
+// Seed is where an estimate places the samples of the stream whose
+// sha256 digest is hexDigest in hex (a layer's diff_id): the same layer,
+// the same estimate.
+func Seed(hexDigest string) uint64 {
+	if b, err := hex.DecodeString(hexDigest); err == nil && len(b) >= 8 {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
 }
 
 // NewEstimate estimates the size of the stream written to it on pool;
@@ -535,7 +547,7 @@ func (w *proxyWriter) close() ([]float64, int64, error) {
 	return proxies, w.length, nil
 }
 
-// plan draws the segments to compress at level 6: layerSamples samples,
+// plan draws the segments to compress: layerSamples samples,
 // shared among the classes in proportion to their proxy totals, every
 // class with at least classMinimum (or all it has), each drawn at random
 // within a run of its class's segments in stream order; and layerSpans
@@ -578,7 +590,7 @@ const (
 
 // moreSamples draws the samples a third pass should add, in stream order,
 // or none. It estimates the variance of each class's ratio from its
-// samples (a ratio estimator's: the spread of level 6 about the ratio
+// samples (a ratio estimator's: the spread of their sizes about the ratio
 // times the proxy); where the estimate's standard error is over
 // maxStandardError, it gives each class the samples that bring it there
 // (n ∝ the spread of its contribution, Neyman's allocation), at most
@@ -650,9 +662,9 @@ func moreSamples(classes [strata]stratumTotals, class []uint8, taken []int, rng 
 // regions recycles the second pass's buffers: a window and a span.
 var regions = sync.Pool{New: func() any { b := make([]byte, window+spanSegs*segmentSize); return &b }}
 
-// slowPass reads the stream again, to its length, and compresses at
-// level 6 the samples and spans (segment indexes, each in stream order)
-// on the pool, adding them to classes.
+// slowPass reads the stream again, to its length, and compresses the
+// samples and spans (segment indexes, each in stream order) on the pool,
+// adding them to classes.
 func slowPass(ctx context.Context, r io.Reader, length int64, proxies []float64, class []uint8, samples, spans []int, pool *Pool, classes *[strata]stratumTotals) error {
 	type region struct {
 		first, segs int
@@ -719,11 +731,11 @@ func slowPass(ctx context.Context, r io.Reader, length int64, proxies []float64,
 			}
 			dict, data := (*b)[:g.dict], (*b)[g.dict:n]
 			if g.segs == 1 {
-				g.size, g.err = w.level6(dict, data, nil)
+				g.size, g.err = w.sampled(dict, data, nil)
 				return
 			}
-			if g.size, g.err = w.exact6(dict, data); g.err == nil {
-				_, g.err = w.level6(dict, data, g.pieces[:])
+			if g.size, g.err = w.whole(dict, data); g.err == nil {
+				_, g.err = w.sampled(dict, data, g.pieces[:])
 			}
 		}
 		if err := pool.submit(ctx, job); err != nil {
