@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: help run build test test-unit lint bench images compare reliability release-image release-imgcompare-image dist clean
+.PHONY: help run build test test-unit canaries lint bench images compare reliability release-image release-imgcompare-image dist clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-26s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ lint: ## gofmt, vet, staticcheck (both modules), go mod tidy, actionlint, shellc
 test-unit: ## go test -short: no Docker, no daemons, under 2 minutes
 	$(GO) test -short -count=1 -timeout 10m ./...
 
+canaries: ## break each net/http behaviour the server relies on, in a copy of net/http: its canary must fail
+	scripts/break-canaries.sh
+
 # Every test. The race detector runs on the packages that need no
 # daemon; the integration tests (test/, deploy/ and the browser test)
 # drive Docker and other processes, and run without it, as do the
@@ -50,6 +53,7 @@ test: lint ## lint, then every test, as CI runs it
 	$(GO) test -count=1 -p 1 -timeout 40m ./test/... ./deploy/...
 	$(GO) test -count=1 -run '^TestBrowser$$' -artifacts -outputdir $(CURDIR)/out/artifacts ./cmd/echo_app
 	$(GO) test -count=1 -run '^TestEstimateOn.*$$' ./internal/gzipsize
+	scripts/break-canaries.sh
 
 bench: ## wrk against a 10-line server and nginx, plus the Go benchmarks
 	bench/report.sh

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -182,4 +185,98 @@ func (l claimingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return claimedConn{nc}, nil
+}
+
+// TestCanaryConnStates pins the order of http.Server.ConnState that the
+// budget's phases follow (connStateHook): new, then for each request
+// active, before its handler runs, and idle after its answer, before the
+// next request is read, even one already in net/http's buffer; closed
+// straight after the answer that closes the connection.
+func TestCanaryConnStates(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	note := func(s string) {
+		mu.Lock()
+		seen = append(seen, s)
+		mu.Unlock()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { note("handler") }),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			note(s.String())
+			if s == http.StateClosed {
+				close(closed)
+			}
+		},
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two requests in one write: the second waits in net/http's buffer
+	// while the first is answered.
+	io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	io.Copy(io.Discard, c)
+	c.Close()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("assumption broken: net/http reported no closed state within 2 s of the close")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"new", "active", "handler", "idle", "active", "handler", "closed"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("assumption broken: net/http reports the states %v for two pipelined requests, not %v", seen, want)
+	}
+}
+
+// TestCanaryListenerCloseEndsServe pins what Server.Serve's shutdown
+// relies on instead of http.Server.Shutdown: closing the listener makes
+// http.Server.Serve return at once, with net.ErrClosed, while a
+// connection already open is still served, its next request answered.
+func TestCanaryListenerCloseEndsServe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	answer := func() string {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		b := make([]byte, 512)
+		n, _ := io.ReadAtLeast(c, b, 1)
+		return string(b[:n])
+	}
+	if got := answer(); !strings.HasSuffix(got, "\r\n\r\nok") {
+		t.Fatalf("first answer %q", got)
+	}
+	ln.Close()
+	select {
+	case err := <-served:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("assumption broken: closing the listener makes Serve return %v, not net.ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("assumption broken: Serve has not returned 2 s after its listener closed")
+	}
+	if got := answer(); !strings.HasSuffix(got, "\r\n\r\nok") {
+		t.Errorf("assumption broken: after the listener closed, an open connection's next request gets %q, not its answer", got)
+	}
 }

@@ -6,9 +6,11 @@
 // (conn.go, deadline.go) and the budget (conns.go) replace its timeouts
 // and its Shutdown: net/http's timeouts are per request, not per wait,
 // and its Shutdown drops requests (see Server.Serve). The wrapper
-// relies on these behaviours of net/http. Each one marked "canary" has a
-// test in canary_test.go that runs net/http itself and fails, naming the
-// behaviour, when a Go release changes it.
+// relies on these behaviours of net/http. Each has a canary test in
+// canary_test.go that runs net/http itself and fails, naming the
+// behaviour, when a Go release changes it; scripts/break-canaries.sh
+// (make canaries, part of make test) breaks each behaviour in a copy of
+// net/http and checks that its canary fails.
 //
 //  1. A connection's first act is a read into the bufio.Reader it parses
 //     requests from; the wrapper learns that buffer from it (canary:
@@ -26,11 +28,13 @@
 //     headers makes net/http close the connection without answering;
 //     errClaimed and errWriteClaimed rely on it to evict a connection
 //     silently (canary: TestCanaryClaimedReadAnswersNothing).
-//  5. http.Server.ConnState reports new, active, idle, hijacked and
-//     closed, in the order the connection goes through them; the budget's
-//     phases follow it (tested by conns_test.go, not a canary).
-//  6. Closing the listener makes http.Server.Serve return; Shutdown is
-//     never called. The server then answers the requests in hand with
+//  5. http.Server.ConnState reports active for each request before its
+//     handler runs, and idle after its answer, before the next request
+//     is read, even one already in net/http's buffer; the budget's phases
+//     follow it (canary: TestCanaryConnStates).
+//  6. Closing the listener makes http.Server.Serve return net.ErrClosed
+//     at once, while open connections are still served; Shutdown is never
+//     called. The server then answers the requests in hand with
 //     Connection: close and closes each connection once it is idle
-//     (tested by server_test.go's shutdown tests, not a canary).
+//     (canary: TestCanaryListenerCloseEndsServe).
 package server
