@@ -9,6 +9,11 @@
 #                               AUTH_USER, AUTH_PASSWORD), for sourcing
 #   scripts/registry.sh status  exit 0 when they answer (and print the file)
 #   scripts/registry.sh stop    stop what start started
+#   scripts/registry.sh config ROOT ADDR [HTPASSWD] [TLSDIR]
+#                               print a registry's configuration: storage in
+#                               ROOT, listening on ADDR, with basic auth from
+#                               HTPASSWD, over TLS with TLSDIR/server.crt and
+#                               server.key (the tests' TLS registry uses it)
 set -euo pipefail
 . "$(dirname "$0")/lib/daemon.sh"
 . "$(dirname "$0")/lib/ports.sh"
@@ -24,7 +29,7 @@ answers() { # addr: the registry API answers (401 counts: it is up)
 	[ "$code" = 200 ] || [ "$code" = 401 ]
 }
 
-config() { # name addr [htpasswd]
+config() { # root addr [htpasswd] [tls-dir]
 	cat <<YAML
 version: 0.1
 log:
@@ -33,13 +38,20 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: $state/$1
+    rootdirectory: $1
   delete:
     enabled: true
 http:
   addr: $2
   secret: $(openssl rand -hex 16)
 YAML
+	if [ -n "${4:-}" ]; then
+		cat <<YAML
+  tls:
+    certificate: $4/server.crt
+    key: $4/server.key
+YAML
+	fi
 	if [ -n "${3:-}" ]; then
 		cat <<YAML
 auth:
@@ -71,8 +83,8 @@ start)
 	user=imgcompare
 	password=$(openssl rand -hex 12)
 	htpasswd -Bbn "$user" "$password" >"$state/htpasswd" 2>/dev/null
-	config open "127.0.0.1:$port" >"$state/open.yml"
-	config auth "127.0.0.1:$auth_port" "$state/htpasswd" >"$state/auth.yml"
+	config "$state/open" "127.0.0.1:$port" >"$state/open.yml"
+	config "$state/auth" "127.0.0.1:$auth_port" "$state/htpasswd" >"$state/auth.yml"
 	for name in open auth; do
 		nohup docker-registry serve "$state/$name.yml" >"$state/$name.log" 2>&1 &
 		echo $! >"$state/$name.pid"
@@ -91,13 +103,18 @@ start)
 	tail -5 "$state/open.log" "$state/auth.log" >&2
 	exit 1
 	;;
+config)
+	shift
+	[ $# -ge 2 ] || { echo "usage: $0 config ROOT ADDR [HTPASSWD] [TLSDIR]" >&2; exit 2; }
+	config "$@"
+	;;
 stop)
 	stop_pid "$state/open.pid"
 	stop_pid "$state/auth.pid"
 	echo "registry: stopped" >&2
 	;;
 *)
-	echo "usage: $0 start|status|stop" >&2
+	echo "usage: $0 start|status|stop|config" >&2
 	exit 2
 	;;
 esac

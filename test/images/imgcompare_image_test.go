@@ -242,21 +242,12 @@ func tlsRegistry(t *testing.T, dir string) (string, *x509.CertPool) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s/data
-http:
-  addr: %s
-  tls:
-    certificate: %s/server.crt
-    key: %s/server.key
-`, state, addr, state, state)
-	if err := os.WriteFile(filepath.Join(state, "config.yml"), []byte(config), 0o600); err != nil {
+	// The configuration of the project's registries, over TLS.
+	config, err := exec.Command(filepath.Join(dockertest.RepoRoot(), "scripts", "registry.sh"), "config", filepath.Join(state, "data"), addr, "", state).Output()
+	if err != nil {
+		t.Fatalf("scripts/registry.sh config: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "config.yml"), config, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker-registry", "serve", filepath.Join(state, "config.yml"))
