@@ -74,7 +74,7 @@ func parseOptions(args []string, getenv func(string) string, stdout io.Writer) (
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "largest request line and headers, in bytes (larger get 431)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "time to keep serving, with /readyz at 503, before closing the listener on shutdown")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests to finish on shutdown")
-	fs.IntVar(&c.MaxConns, "max-conns", 0, "most open connections; at the budget a newcomer takes the place of one without a complete request, or whose client takes no answers (default, and at most: what the memory limit holds)")
+	fs.IntVar(&c.MaxConns, "max-conns", 0, "most open connections; at the budget a newcomer takes the place of one without a complete request, whose client takes no answers, or after a run of pipelined answers (default, and at most: what the memory limit holds)")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "ask /healthz of the server at the listen address (a wildcard host over loopback); exit 0 if healthy, 1 if not")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 

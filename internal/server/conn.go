@@ -29,9 +29,10 @@ var phaseLabels = [numPhases]string{"new", "reading", "active", "answered", "idl
 type claimReason uint8
 
 const (
-	claimBudget   claimReason = iota + 1 // a newcomer needs its place
-	claimShutdown                        // the server is stopping
-	claimWriter                          // a newcomer needs its place, and c's client takes no answers
+	claimBudget    claimReason = iota + 1 // a newcomer needs its place
+	claimShutdown                         // the server is stopping
+	claimWriter                           // a newcomer needs its place, and c's client takes no answers
+	claimPipeliner                        // a newcomer needs its place, and c has had its run of pipelined answers
 )
 
 // conn is an accepted connection that tells the budget what it is doing.
@@ -65,6 +66,7 @@ type conn struct {
 	// runs between reads, which net/http orders with them.
 	scan         headerScan
 	taken        int         // requests net/http has begun (StateActive)
+	pipelinedRun int         // answers in a row whose next request was already in hand (StateIdle; t.mu)
 	partialSince int64       // when the bytes of the partial request began (a clock reading)
 	evicted      bool        // closed: every read returns errClaimed
 	bodyUnasked  atomic.Bool // answered, its body never asked for: no read waits (set while net/http's background read may run)

@@ -99,7 +99,10 @@ func (l *connList) remove(c *conn) {
 //     request have arrived by the moment it is decided.
 //  2. a connection whose client takes no answers: its answer began
 //     writeGrace ago or more and its write still waits on the client.
-//     Its answers are dropped with it.
+//     Its answers are dropped with it. Or, at its next answer, one that
+//     has been answered pipelineRun requests in a row that its client
+//     pipelined: it yields its place after that answer, with the
+//     pipelined requests it still holds unanswered.
 //  3. a connection whose request has been on its way for inFlightGrace or
 //     more: silent since it connected (longest first), or else with only
 //     the start of a request pipelined behind the one before it.
@@ -107,8 +110,9 @@ func (l *connList) remove(c *conn) {
 //  5. the connection silent longest since it connected.
 //  6. the connection whose pipelined request began longest ago.
 //
-// 5 and 6 wait while a write waits on its client: within writeGrace, it
-// makes room under 2 instead.
+// 5 and 6 wait while a write waits on its client, or a run of pipelined
+// answers goes on: within writeGrace, or pipelineRun answers, it makes
+// room under 2 instead.
 //
 // A connection of 3 to 6 is kept only if the bytes that have arrived by
 // the moment it is decided complete its request's headers: a connection
@@ -151,6 +155,20 @@ const inFlightGrace = time.Second
 // several. One still waiting writeGrace after it began waits on a client
 // that has stopped reading.
 const writeGrace = 20 * time.Millisecond
+
+// pipelineRun is how many pipelined requests in a row a connection is
+// answered while a newcomer waits for room. A client that pipelines
+// requests and reads no answer has the kernel's buffers take some tens of
+// them before its writes wait (35 of /metrics here): with no limit, each
+// such connection cost as many answers and writeGrace before the budget
+// could take its place, and the newcomers behind them waited in the
+// accept queue. At ten times the budget of them (hammer abuse -kind
+// noread), a live client's p50 went from 1 s to 3 ms; runs of 2 and 8
+// gave p99s of 29-50 ms and 99-847 ms, 4 gave 33-66 ms. A client that
+// reads its answers and pipelines more is cut short too, as HTTP/1.1
+// allows a server to close after any answer; it sends the rest again on a
+// new connection. One that pipelines a request behind another is not.
+const pipelineRun = 4
 
 // socketBuffer is what each connection asks of the kernel for its receive
 // and its send buffer; Linux doubles it for its own accounting, so a
@@ -261,7 +279,10 @@ func (t *connTracker) roomMade() {
 func (t *connTracker) claimOne() bool {
 	now := t.timeouts.now()
 	victim := t.answered.head
-	writers := false // an answer waits on its client, not yet for writeGrace
+	// soon: a connection will make room shortly, under rule 2: an
+	// answer waits on its client, not yet for writeGrace, or a run of
+	// pipelined answers has begun.
+	soon := false
 	if victim == nil {
 		for c := t.active.head; c != nil; c = c.next {
 			w := c.writing.Load()
@@ -271,7 +292,7 @@ func (t *connTracker) claimOne() bool {
 				t.evicted.Add(1)
 				return true
 			}
-			writers = writers || w != 0
+			soon = soon || w != 0 || c.pipelinedRun > 0
 		}
 	}
 	for _, l := range []*connList{&t.silent, &t.pipelined} {
@@ -282,9 +303,9 @@ func (t *connTracker) claimOne() bool {
 	if victim == nil {
 		victim = t.reading.head
 	}
-	if victim == nil && !writers {
-		// A request on its way goes only when no writer will be
-		// evictable within writeGrace.
+	if victim == nil && !soon {
+		// A request on its way goes only when no connection will make
+		// room shortly under rule 2.
 		for _, l := range []*connList{&t.silent, &t.pipelined} {
 			if victim == nil {
 				victim = l.head
@@ -317,7 +338,7 @@ func (t *connTracker) claim(c *conn, reason claimReason) {
 func (t *connTracker) settle(c *conn, got bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	keep := got && !c.closing && c.reason != claimWriter
+	keep := got && !c.closing && c.reason != claimWriter && c.reason != claimPipeliner
 	if keep && c.reason == claimBudget && (c.claimedIn == phaseNew || c.claimedIn == phaseReading) {
 		// Claimed while its request was incomplete: kept only if what
 		// arrived completes it.
@@ -424,11 +445,24 @@ func (t *connTracker) connStateHook(nc net.Conn, s http.ConnState) {
 		}
 		c.answeredAt = t.timeouts.now()
 		t.mu.Lock()
+		if to == phaseActive {
+			c.pipelinedRun++
+		} else {
+			c.pipelinedRun = 0
+		}
 		if to == phaseReading {
 			// Its start came with the request just answered.
 			c.pipelined, c.since, c.reqStart = true, c.partialSince, c.partialSince
 		}
 		t.setPhase(c, to)
+		if c.pipelinedRun >= pipelineRun && t.waiters > 0 && c.counted {
+			// net/http holds the next request in its buffer and reads
+			// nothing for it: its answer's write fails instead.
+			t.claim(c, claimPipeliner)
+			c.kickWrite()
+			t.evicted.Add(1)
+			t.roomMade()
+		}
 		t.mu.Unlock()
 	case http.StateHijacked, http.StateClosed:
 		t.mu.Lock()

@@ -243,6 +243,82 @@ func TestBudgetOrder(t *testing.T) {
 	}
 }
 
+// TestPipelinerYields: a connection that pipelines requests, at the
+// budget with a newcomer waiting, is answered pipelineRun of them in a row
+// and then yields its place; the newcomer is answered. Without a newcomer,
+// a pipeliner is answered every request it sends.
+func TestPipelinerYields(t *testing.T) {
+	const sent = 3 * pipelineRun
+	cfg := DefaultConfig()
+	cfg.MaxConns = 1
+	srv, entered, release := blockingServer(t, cfg)
+	addr := srv.Addr().String()
+
+	pipeliner := dial(t, addr)
+	var batch strings.Builder
+	batch.WriteString("GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+	for i := 1; i < sent; i++ {
+		fmt.Fprintf(&batch, "GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+	}
+	pipeliner.send(batch.String())
+	<-entered
+	newcomer := dial(t, addr)
+	newcomer.send("GET /llamas HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitWaiters(t, srv, 1)
+	close(release)
+
+	// The run is the request that blocked and pipelineRun-1 after it;
+	// the next one yields, unanswered.
+	answered := 0
+	pipeliner.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		resp, err := http.ReadResponse(pipeliner.r, nil)
+		if err != nil {
+			break
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered++
+	}
+	if answered != pipelineRun {
+		t.Errorf("a pipeliner with a newcomer waiting was answered %d of %d requests, want %d", answered, sent, pipelineRun)
+	}
+	if code, body := newcomer.read(); code != 200 || body != "I love llamas!\n" {
+		t.Errorf("newcomer: %d %q", code, body)
+	}
+
+	// With no newcomer, every pipelined request is answered.
+	alone := dial(t, addr) // evicts the newcomer, idle
+	batch.Reset()
+	for i := range sent {
+		fmt.Fprintf(&batch, "GET /q%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+	}
+	alone.send(batch.String())
+	for i := range sent {
+		if code, body := alone.read(); code != 200 || body != fmt.Sprintf("I love q%d!\n", i) {
+			t.Fatalf("pipelined request %d alone: %d %q", i, code, body)
+		}
+	}
+}
+
+// waitWaiters waits until want newcomers wait for room.
+func waitWaiters(t *testing.T, srv *Server, want int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		srv.conns.mu.Lock()
+		n := srv.conns.waiters
+		srv.conns.mu.Unlock()
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d newcomers wait for room, want %d", n, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // blockingServer serves the shipped handler with cfg, except that a request
 // for /block stays in the handler until release is closed.
 func blockingServer(t *testing.T, cfg Config) (srv *Server, entered chan struct{}, release chan struct{}) {

@@ -284,9 +284,10 @@ func (c *conn) kickWrite() {
 	c.dmu.Unlock()
 }
 
-// errWriteClaimed is what writes of a connection evicted for taking no
-// answers return.
-var errWriteClaimed = &net.OpError{Op: "write", Net: "tcp", Err: errors.New("connection closed by the server: its client takes no answers, at the connection budget")}
+// errWriteClaimed is what writes of a connection evicted while it has
+// answers to write return: its client takes no answers, or it has had its
+// run of pipelined answers.
+var errWriteClaimed = &net.OpError{Op: "write", Net: "tcp", Err: errors.New("connection closed by the server: its place went to a newcomer, at the connection budget")}
 
 // SetDeadline is net.Conn's; net/http does not call it on connections it
 // serves.

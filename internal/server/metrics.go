@@ -145,7 +145,7 @@ func (m *metrics) writeTo(w http.ResponseWriter, b build, ready bool, conns *con
 			buf = append(buf, '\n')
 		}
 		buf = gauge(buf, "echo_app_connections_max", "The connection budget (-max-conns).", float64(conns.max))
-		buf = counter(buf, "echo_app_connections_evicted_total", "Connections closed to make room for a new one at the connection budget: without a complete request, or whose client takes no answers.", conns.evicted.Load())
+		buf = counter(buf, "echo_app_connections_evicted_total", "Connections closed to make room for a new one at the connection budget: without a complete request, whose client takes no answers, or after a run of pipelined answers.", conns.evicted.Load())
 		buf = counter(buf, "echo_app_connections_refused_total", "New connections closed at the connection budget because every connection had a complete request in hand.", conns.refused.Load())
 	}
 
