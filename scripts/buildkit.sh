@@ -41,12 +41,12 @@ builder() {
 	echo "$env_file"
 }
 
-case ${1:-} in
-status)
+daemon_status() {
 	answers && [ -f "$env_file" ] || exit 1
 	echo "$env_file"
-	;;
-start)
+}
+
+daemon_start() {
 	bin=$(scripts/tools.sh buildkit)
 	if answers; then
 		echo "buildkit: already running at $addr" >&2
@@ -96,13 +96,11 @@ TOML
 	echo "buildkit: buildkitd did not answer within 30s; its log:" >&2
 	tail -20 "$state/buildkitd.log" >&2
 	exit 1
-	;;
-stop)
+}
+
+daemon_stop() {
 	stop_pid "$state/buildkitd.pid"
 	echo "buildkit: stopped" >&2
-	;;
-*)
-	echo "usage: $0 start|status|stop" >&2
-	exit 2
-	;;
-esac
+}
+
+dispatch "start|status|stop" "$@"

@@ -125,12 +125,12 @@ fail_logs() {
 	exit 1
 }
 
-case ${1:-} in
-status)
+daemon_status() {
 	answers || exit 1
 	echo "$env_file"
-	;;
-start)
+}
+
+daemon_start() {
 	if answers; then
 		echo "cluster: already running" >&2
 		echo "$env_file"
@@ -334,21 +334,19 @@ YAML
 	wait_for "the node's taints to go" 60 sh -c "[ -z \"\$(nsenter --net=/run/netns/$netns '$KUBE_BIN/kubectl' --kubeconfig '$state/admin.kubeconfig' get node $node -o jsonpath='{.spec.taints}')\" ]" || fail_logs
 	echo "cluster: $node Ready in network namespace $netns (state $state)" >&2
 	echo "$env_file"
-	;;
-import)
-	shift
+}
+
+daemon_import() {
 	answers || { echo "cluster: not running (scripts/cluster.sh start)" >&2; exit 1; }
 	for image in "$@"; do
 		docker save "$image" | "$CTR" --address "$CONTAINERD_ADDRESS" --namespace k8s.io images import --local - >/dev/null
 		echo "cluster: imported $image" >&2
 	done
-	;;
-stop)
+}
+
+daemon_stop() {
 	stop_all
 	echo "cluster: stopped" >&2
-	;;
-*)
-	echo "usage: $0 start|status|stop|import IMAGE..." >&2
-	exit 2
-	;;
-esac
+}
+
+dispatch "start|status|stop|import IMAGE..." "$@"

@@ -21,12 +21,12 @@ answers() {
 	settings "$env_file" "DOCKER_HOST=unix://$sock"
 }
 
-case ${1:-} in
-status)
+daemon_status() {
 	answers || exit 1
 	echo "$env_file"
-	;;
-start)
+}
+
+daemon_start() {
 	if answers; then
 		echo "docker-engine: an engine is already running" >&2
 		echo "$env_file"
@@ -47,13 +47,11 @@ start)
 	echo "docker-engine: dockerd did not answer within 60s; its log:" >&2
 	tail -20 "$state/dockerd.log" >&2
 	exit 1
-	;;
-stop)
+}
+
+daemon_stop() {
 	stop_pid "$state/pid" 30
 	echo "docker-engine: stopped" >&2
-	;;
-*)
-	echo "usage: $0 start|status|stop" >&2
-	exit 2
-	;;
-esac
+}
+
+dispatch "start|status|stop" "$@"

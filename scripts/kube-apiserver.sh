@@ -24,15 +24,15 @@ env_file=$state/kube-apiserver.env
 
 answers() { [ -f "$kubeconfig" ] && "$kube/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; }
 
-case ${1:-} in
-status)
+daemon_status() {
 	[ -f "$env_file" ] || exit 1
 	# shellcheck disable=SC1090
 	kube=$(. "$env_file" && dirname "$KUBECTL")
 	answers || exit 1
 	echo "$env_file"
-	;;
-start)
+}
+
+daemon_start() {
 	kube=$(scripts/tools.sh kube)
 	if answers && [ -f "$env_file" ]; then
 		echo "kube-apiserver: already running" >&2
@@ -111,14 +111,12 @@ YAML
 	echo "etcd's log:" >&2
 	tail -10 "$state/etcd.log" >&2
 	exit 1
-	;;
-stop)
+}
+
+daemon_stop() {
 	stop_pid "$state/apiserver.pid"
 	stop_pid "$state/etcd.pid"
 	echo "kube-apiserver: stopped" >&2
-	;;
-*)
-	echo "usage: $0 start|status|stop" >&2
-	exit 2
-	;;
-esac
+}
+
+dispatch "start|status|stop" "$@"

@@ -64,12 +64,12 @@ YAML
 
 running() { [ -f "$env_file" ] && answers "127.0.0.1:$port" && answers "127.0.0.1:$auth_port"; }
 
-case ${1:-} in
-status)
+daemon_status() {
 	running || exit 1
 	echo "$env_file"
-	;;
-start)
+}
+
+daemon_start() {
 	if running; then
 		echo "registry: already running" >&2
 		echo "$env_file"
@@ -102,19 +102,17 @@ start)
 	echo "registry: did not answer within 10s; its logs:" >&2
 	tail -5 "$state/open.log" "$state/auth.log" >&2
 	exit 1
-	;;
-config)
-	shift
+}
+
+daemon_config() {
 	[ $# -ge 2 ] || { echo "usage: $0 config ROOT ADDR [HTPASSWD] [TLSDIR]" >&2; exit 2; }
 	config "$@"
-	;;
-stop)
+}
+
+daemon_stop() {
 	stop_pid "$state/open.pid"
 	stop_pid "$state/auth.pid"
 	echo "registry: stopped" >&2
-	;;
-*)
-	echo "usage: $0 start|status|stop|config" >&2
-	exit 2
-	;;
-esac
+}
+
+dispatch "start|status|stop|config" "$@"

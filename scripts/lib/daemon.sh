@@ -3,8 +3,21 @@
 # engine, the registries, buildkitd, the API server and etcd, the
 # cluster). Each has the same three commands: start (stop what an earlier
 # start left, launch, wait until it answers, print the settings file),
-# status (exit 0 when it answers, and print the settings file) and stop.
-# Source it.
+# status (exit 0 when it answers, and print the settings file) and stop,
+# each a function (daemon_start, daemon_status, daemon_stop) that
+# dispatch runs. Source it.
+
+# dispatch USAGE COMMAND [ARG...]: runs the function daemon_COMMAND that
+# the script defines, with the ARGs; without one, prints USAGE and exits 2.
+dispatch() {
+	local usage=$1 cmd=${2:-}
+	if [ -z "$cmd" ] || ! declare -F "daemon_$cmd" >/dev/null; then
+		echo "usage: $0 $usage" >&2
+		exit 2
+	fi
+	shift 2
+	"daemon_$cmd" "$@"
+}
 
 # stop_pid FILE [SECONDS]: stops the process whose pid FILE holds and
 # removes FILE: TERM, up to SECONDS (default 10) for it to exit, then KILL,
