@@ -259,7 +259,8 @@ if docker image inspect echo_app_multistage >/dev/null 2>&1; then
 	say "A connection costs at most 32 KiB plus twice the header allowance in the Go runtime and 128 KiB in"
 	say "the kernel, so the budget is \`(limit - 16 MiB) / 200 KiB\` at the default header limit (docs/server.md,"
 	say "Connection budget). A client that takes no answers is evicted once an answer has waited on it for"
-	say "20 ms."
+	say "20 ms, and a connection answered 4 pipelined requests in a row yields its place while a newcomer"
+	say "waits."
 else
 	say "Not run: no echo_app_multistage image (make images)."
 fi

@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rastringer/docker_multistage/internal/peerclose"
 )
 
 func main() {
@@ -592,7 +592,7 @@ var abusers = map[string]func(ctx context.Context, c net.Conn){
 	// server's writes fill the socket buffers and wait.
 	"noread": func(ctx context.Context, c net.Conn) {
 		if _, err := io.WriteString(c, noReadBatch); err == nil {
-			holdUnread(ctx, c)
+			peerclose.Wait(ctx, c.(*net.TCPConn))
 		}
 	},
 	// The header allowance of the default limit (16 KiB and net/http's
@@ -616,27 +616,6 @@ var (
 		return b.String()
 	}()
 )
-
-// holdUnread waits until the server closes c or ctx ends, reading nothing:
-// it polls for the peer's close (POLLRDHUP), which a full receive buffer
-// does not hide.
-func holdUnread(ctx context.Context, c net.Conn) {
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return
-	}
-	for ctx.Err() == nil {
-		var revents int16
-		if err := rc.Control(func(fd uintptr) {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
-			if _, err := unix.Poll(fds, 50); err == nil {
-				revents = fds[0].Revents
-			}
-		}); err != nil || revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
-			return
-		}
-	}
-}
 
 // abuse runs -conns clients of -kind (or "mix": the kinds in turn), each
 // reconnecting as soon as the server closes it, for -duration, and reports

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rastringer/docker_multistage/internal/peerclose"
 )
 
 // The budget under abuse: clients that hold a connection while sending
@@ -398,26 +398,12 @@ func pipelinerNotReading(n int) attacker {
 }
 
 // closedBy is closed once the server has closed c, which it tells
-// without reading: the peer's close (POLLRDHUP), a reset or an error.
+// without reading.
 func closedBy(c net.Conn) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rc, err := c.(*net.TCPConn).SyscallConn()
-		if err != nil {
-			return
-		}
-		for {
-			var revents int16
-			if err := rc.Control(func(fd uintptr) {
-				fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
-				if _, err := unix.Poll(fds, 20); err == nil {
-					revents = fds[0].Revents
-				}
-			}); err != nil || revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
-				return
-			}
-		}
+		peerclose.Wait(context.Background(), c.(*net.TCPConn))
 	}()
 	return done
 }
