@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -89,7 +90,66 @@ func openArchiveImage(opener tarball.Opener, ref string) (_ v1.Image, stored boo
 			return nil, false, err
 		}
 	}
+	if err := checkNamedBlobs(img, manifest[i], stored); err != nil {
+		return nil, false, err
+	}
 	return img, stored, nil
+}
+
+// blobName matches a file named by its digest, as Docker 25 and later
+// name the config and layers of a save (blobs/sha256/HEX, an OCI layout).
+var blobName = regexp.MustCompile(`^blobs/(sha256)/([a-f0-9]{64})$`)
+
+// checkNamedBlobs checks that the files of a save named by a digest hold
+// that digest: the config, which go-containerregistry hashes, and each
+// layer, by the digest it computes of a compressed layer, or by its
+// diff_id, which the analysis checks the content against, for an
+// uncompressed one. Older saves name their files otherwise, and are
+// checked by their diff_ids alone.
+func checkNamedBlobs(img v1.Image, d tarball.Descriptor, compressed bool) error {
+	named := func(file string) (v1.Hash, bool) {
+		m := blobName.FindStringSubmatch(path.Clean(file))
+		if m == nil {
+			return v1.Hash{}, false
+		}
+		return v1.Hash{Algorithm: m[1], Hex: m[2]}, true
+	}
+	if want, ok := named(d.Config); ok {
+		got, err := img.ConfigName()
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("config %s: its content is %s: %w", d.Config, got, ErrBlob)
+		}
+	}
+	var layers []v1.Layer
+	for i, file := range d.Layers {
+		want, ok := named(file)
+		if !ok {
+			continue
+		}
+		if layers == nil {
+			var err error
+			if layers, err = img.Layers(); err != nil {
+				return err
+			}
+			if len(layers) != len(d.Layers) {
+				return fmt.Errorf("manifest.json lists %d layers, the config %d", len(d.Layers), len(layers))
+			}
+		}
+		got, err := layers[i].DiffID()
+		if compressed {
+			got, err = layers[i].Digest()
+		}
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("layer %d of %d, %s: its content is %s: %w", i+1, len(d.Layers), file, got, ErrBlob)
+		}
+	}
+	return nil
 }
 
 // pickArchiveEntry picks the image ref names: its only one, a tag, a

@@ -20,15 +20,17 @@ func openLayout(dir, ref string, opts Options) ([]*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromIndex(index, ref, opts, OCILayout)
+	return fromIndex(index, ref, opts, OCILayout, dir)
 }
 
 // fromIndex picks from an index the image ref names, or the one for the
-// platform, or with opts.every each platform's.
-func fromIndex(index v1.ImageIndex, ref string, opts Options, transport string) ([]*Image, error) {
+// platform, or with opts.every each platform's. dir names the OCI layout
+// the index is read from, whose blobs are then checked against their
+// descriptors; "" for a registry's, which go-containerregistry checks.
+func fromIndex(index v1.ImageIndex, ref string, opts Options, transport, dir string) ([]*Image, error) {
 	var out []*Image
 	if opts.every {
-		all, err := everyImage(index, ref)
+		all, err := everyImage(index, ref, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -37,7 +39,7 @@ func fromIndex(index v1.ImageIndex, ref string, opts Options, transport string) 
 		}
 		return out, nil
 	}
-	img, err := pickImage(index, ref, opts.Platform)
+	img, err := pickImage(index, ref, opts.Platform, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +53,7 @@ type platformImage struct {
 
 // everyImage returns an image per platform of the image ref names, or of
 // the index's only image; a single-platform image gives itself.
-func everyImage(index v1.ImageIndex, ref string) ([]platformImage, error) {
+func everyImage(index v1.ImageIndex, ref, dir string) ([]platformImage, error) {
 	m, err := index.IndexManifest()
 	if err != nil {
 		return nil, err
@@ -73,18 +75,18 @@ func everyImage(index v1.ImageIndex, ref string) ([]platformImage, error) {
 			continue
 		}
 		if d.MediaType.IsIndex() {
-			child, err := index.ImageIndex(d.Digest)
+			child, err := childIndex(index, d, dir)
 			if err != nil {
 				return nil, err
 			}
-			more, err := everyImage(child, "")
+			more, err := everyImage(child, "", dir)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, more...)
 			continue
 		}
-		img, err := index.Image(d.Digest)
+		img, err := childImage(index, d, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +105,7 @@ func everyImage(index v1.ImageIndex, ref string) ([]platformImage, error) {
 // pickImage picks one image from an index: the one ref names (a
 // ref.name annotation, a digest or @N), its only one, or the one for the
 // platform; an index it picks is searched the same way, by platform.
-func pickImage(index v1.ImageIndex, ref string, platform *v1.Platform) (v1.Image, error) {
+func pickImage(index v1.ImageIndex, ref string, platform *v1.Platform, dir string) (v1.Image, error) {
 	m, err := index.IndexManifest()
 	if err != nil {
 		return nil, err
@@ -132,16 +134,43 @@ func pickImage(index v1.ImageIndex, ref string, platform *v1.Platform) (v1.Image
 		return nil, fmt.Errorf("it holds %d images; name one as PATH:REF: %s", len(entries), listEntries(entries))
 	}
 	if pick.MediaType.IsIndex() {
-		child, err := index.ImageIndex(pick.Digest)
+		child, err := childIndex(index, pick, dir)
 		if err != nil {
 			return nil, err
 		}
-		return pickImage(child, "", platform)
+		return pickImage(child, "", platform, dir)
 	}
 	if !pick.MediaType.IsImage() {
 		return nil, fmt.Errorf("%s is a %s, not an image", pick.Digest, pick.MediaType)
 	}
-	return index.Image(pick.Digest)
+	return childImage(index, pick, dir)
+}
+
+// childImage is the image an index entry names, its blobs checked when
+// the index is a layout's.
+func childImage(index v1.ImageIndex, d v1.Descriptor, dir string) (v1.Image, error) {
+	img, err := index.Image(d.Digest)
+	if err != nil || dir == "" {
+		return img, err
+	}
+	return verify(img, d, dir), nil
+}
+
+// childIndex is the index an index entry names, checked against the
+// entry when the index is a layout's.
+func childIndex(index v1.ImageIndex, d v1.Descriptor, dir string) (v1.ImageIndex, error) {
+	child, err := index.ImageIndex(d.Digest)
+	if err != nil || dir == "" {
+		return child, err
+	}
+	raw, err := child.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBlob("index", raw, d); err != nil {
+		return nil, err
+	}
+	return child, nil
 }
 
 func byRef(entries []v1.Descriptor, ref string) (v1.Descriptor, error) {

@@ -43,7 +43,7 @@ func openOCIArchive(ctx context.Context, open tarball.Opener, ref string, opts O
 		cleanup()
 		return nil, err
 	}
-	imgs, err := fromIndex(index, ref, opts, OCIArchive)
+	imgs, err := fromIndex(index, ref, opts, OCIArchive, dir)
 	if err != nil {
 		cleanup()
 		return nil, err

@@ -49,7 +49,7 @@ func openRemote(ctx context.Context, ref string, opts Options) ([]*Image, error)
 		if err != nil {
 			return nil, certs.explain(r, err)
 		}
-		imgs, err := fromIndex(index, "", opts, Registry)
+		imgs, err := fromIndex(index, "", opts, Registry, "")
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", r, err)
 		}

@@ -1,9 +1,16 @@
 package source
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 )
 
 func TestNamesPath(t *testing.T) {
@@ -82,6 +89,81 @@ func TestParsePlatform(t *testing.T) {
 	for _, bad := range []string{"linux", "", "linux/arm/v7/x", "linux/amd64:1"} {
 		if _, err := ParsePlatform(bad); err == nil {
 			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestVerifiedLayout tampers with the blobs of a layout go-containerregistry
+// wrote: a layer read to its end, the config and the manifest each fail
+// with ErrBlob.
+func TestVerifiedLayout(t *testing.T) {
+	img, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamper := func(t *testing.T, blob func(v1.Image) v1.Hash) string {
+		dir := t.TempDir()
+		p, err := layout.Write(dir, empty.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AppendImage(img); err != nil {
+			t.Fatal(err)
+		}
+		if blob == nil {
+			return dir
+		}
+		h := blob(img)
+		file := filepath.Join(dir, "blobs", h.Algorithm, h.Hex)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 1
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	read := func(dir string) error {
+		imgs, err := openLayout(dir, "", Options{})
+		if err != nil {
+			return err
+		}
+		if _, err := imgs[0].ConfigFile(); err != nil {
+			return err
+		}
+		layers, err := imgs[0].Layers()
+		if err != nil {
+			return err
+		}
+		for _, l := range layers {
+			rc, err := l.Compressed()
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := read(tamper(t, nil)); err != nil {
+		t.Fatalf("untouched: %v", err)
+	}
+	for name, blob := range map[string]func(v1.Image) v1.Hash{
+		"manifest": func(i v1.Image) v1.Hash { h, _ := i.Digest(); return h },
+		"config":   func(i v1.Image) v1.Hash { h, _ := i.ConfigName(); return h },
+		"layer": func(i v1.Image) v1.Hash {
+			ls, _ := i.Layers()
+			h, _ := ls[1].Digest()
+			return h
+		},
+	} {
+		if err := read(tamper(t, blob)); !errors.Is(err, ErrBlob) {
+			t.Errorf("%s changed: %v, want ErrBlob", name, err)
 		}
 	}
 }
