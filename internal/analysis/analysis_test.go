@@ -158,6 +158,15 @@ func TestProgramFindings(t *testing.T) {
 			PackageManager: {"/lib/apk/db/installed", "/sbin/apk"},
 			Toolchain:      {"/usr/bin/x86_64-alpine-linux-musl-gcc"},
 		}},
+		{"merged /usr: links through linked directories, .. after a link from where it led", []it.Entry{
+			exe("usr/bin/bash", 10), exe("usr/bin/dash", 10), it.Dir("usr/lib"), link("bin", "usr/bin"),
+			link("usr/bin/sh", "/bin/bash"), link("usr/bin/rbash", "../../bin/bash"),
+			link("x", "usr/lib"), link("sbin/sh", "/x/../bin/dash"),
+			file("usr/lib/dpkg-state/status", 10), link("var/lib/dpkg", "../../usr/lib/dpkg-state"),
+		}, map[Kind][]string{
+			Shell:          {"/sbin/sh", "/usr/bin/bash", "/usr/bin/dash", "/usr/bin/rbash", "/usr/bin/sh"},
+			PackageManager: {"/var/lib/dpkg/status"},
+		}},
 		{"distroless debug: busybox's own directory", []it.Entry{
 			exe("busybox/busybox", 10), link("busybox/sh", "busybox"), file("var/lib/dpkg/status.d/base", 10),
 		}, map[Kind][]string{Shell: {"/busybox/busybox", "/busybox/sh"}}},

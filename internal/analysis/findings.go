@@ -96,31 +96,30 @@ const maxSymlinks = 40
 
 // program returns what the file at p runs, if it is a program: itself if it
 // is an executable regular file, or the executable regular file a symlink
-// resolves to inside the image. ok is false for anything else, a dangling
-// or looping link among them.
+// resolves to inside the image, every component of its target followed
+// (see follow). ok is false for anything else, a dangling or looping link
+// among them.
 func program(fs *fsTree, p string, e *node) (target string, ok bool) {
-	for range maxSymlinks {
+	links := 0
+	for {
 		switch e.typeflag {
 		case tar.TypeReg:
 			return p, e.mode&0o111 != 0 && e.runs
 		case tar.TypeSymlink:
+			if links++; links > maxSymlinks {
+				return "", false
+			}
 			next := e.linkname
 			if !path.IsAbs(next) {
-				next = path.Join(path.Dir(p), next)
+				next = path.Dir(p) + "/" + next
 			}
-			p = path.Clean("/" + next)
-			parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
-			if p == "/" {
-				parts = nil
-			}
-			if e = fs.lookup(parts); e == nil {
+			if p, e = fs.follow(next, &links); e == nil {
 				return "", false
 			}
 		default:
 			return "", false
 		}
 	}
-	return "", false
 }
 
 // runs reports whether the start of a file's content is what Linux
@@ -174,9 +173,6 @@ func findings(fs *fsTree, img *Image) []Finding {
 				out = append(out, f)
 			}
 		}
-		if what, ok := packageDatabases[p]; ok {
-			out = append(out, Finding{Kind: PackageManager, Path: p, Detail: what})
-		}
 		if e.typeflag == tar.TypeReg && e.mode&(0o4000|0o2000) != 0 {
 			detail := "setuid"
 			switch {
@@ -198,6 +194,14 @@ func findings(fs *fsTree, img *Image) []Finding {
 			out = append(out, Finding{Kind: WorldWritable, Path: p, Detail: detail})
 		}
 	})
+	// A database is looked for where the package manager opens it, its
+	// directories followed: /var/lib/dpkg may be a link.
+	for p, what := range packageDatabases {
+		links := 0
+		if _, e := fs.follow(p, &links); e != nil && e.typeflag == tar.TypeReg {
+			out = append(out, Finding{Kind: PackageManager, Path: p, Detail: what})
+		}
+	}
 	order := map[Kind]int{}
 	for i, k := range Kinds {
 		order[k] = i

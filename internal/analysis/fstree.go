@@ -265,6 +265,64 @@ func (t *fsTree) lookup(parts []string) *node {
 	return n
 }
 
+// follow returns the node at the path p of the final filesystem, and p
+// with no symlink in it, as the kernel resolves p inside the container's
+// root: every component but the last is followed when it is a symlink,
+// relative targets from the link's directory, absolute ones and .. of /
+// from the root, and .. after a link from where the link led. links
+// counts the symlinks followed, together with the caller's; past
+// maxSymlinks, or when a component is missing or no directory, it
+// returns nil.
+func (t *fsTree) follow(p string, links *int) (string, *node) {
+	n := &t.root
+	var dirs []*node // the directories above n
+	var names []string
+	rest := strings.Split(p, "/")
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			if len(dirs) > 0 {
+				n, dirs, names = dirs[len(dirs)-1], dirs[:len(dirs)-1], names[:len(names)-1]
+			}
+			continue
+		}
+		if !n.isDir() {
+			return "", nil
+		}
+		c := n.children[name]
+		if c == nil {
+			return "", nil
+		}
+		if c.typeflag == tar.TypeSymlink && !last(rest) {
+			if *links++; *links > maxSymlinks {
+				return "", nil
+			}
+			if path.IsAbs(c.linkname) {
+				n, dirs, names = &t.root, nil, nil
+			}
+			rest = append(strings.Split(c.linkname, "/"), rest...)
+			continue
+		}
+		dirs, names, n = append(dirs, n), append(names, name), c
+	}
+	return "/" + strings.Join(names, "/"), n
+}
+
+// last reports whether nothing but empty names is left of a path: the
+// name before was its last component.
+func last(rest []string) bool {
+	for _, name := range rest {
+		if name != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // hideBelow removes what layers below layer put under n, keeping what
 // layer itself put there.
 func (n *node) hideBelow(layer int) {

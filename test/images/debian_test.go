@@ -245,3 +245,34 @@ func TestDebianFindings(t *testing.T) {
 		t.Errorf("size %d, docker image inspect %s (%v)", doc.Images[0].Size.Uncompressed, inspect, err)
 	}
 }
+
+// TestDebianShellThroughLinkedDirectory builds on the Debian tree, with the
+// Docker engine, the step that makes bash the shell, RUN ln -sf /bin/bash
+// /bin/sh, where /bin is a link to usr/bin: the kernel writes
+// /usr/bin/sh → /bin/bash, which imgcompare follows through /bin to the
+// program /usr/bin/bash.
+func TestDebianShellThroughLinkedDirectory(t *testing.T) {
+	rootfs := debianRootfs(t)
+	dockertest.Require(t)
+	const base, tag = "imgcompare-test/debian:base", "imgcompare-test/debian:bash-sh"
+	dockertest.Docker(t, "import", rootfs, base)
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag, base) })
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+base+"\nRUN ln -sf /bin/bash /bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dockertest.Docker(t, "build", "-q", "--network", "host", "-t", tag, dir)
+	stdout, stderr, code := imgcompare(t, "-o", "json", "docker-daemon:"+tag)
+	if code != 0 {
+		t.Fatalf("imgcompare: exit %d: %s", code, stderr)
+	}
+	var sh *finding
+	for _, f := range findingsOf(t, stdout) {
+		if f.Kind == "shell" && f.Path == "/usr/bin/sh" {
+			sh = &f
+		}
+	}
+	if sh == nil || sh.Detail != "→ /usr/bin/bash" {
+		t.Errorf("shell /usr/bin/sh: %+v, want → /usr/bin/bash; findings: %s", sh, stdout)
+	}
+}
