@@ -57,7 +57,8 @@ type Image struct {
 	// Size (with the overlay2 storage driver, Docker's default).
 	Size int64
 	// CompressedSize is the size of the layers compressed, as a registry
-	// stores them and a pull downloads them. Compression says how it was
+	// stores them and a pull downloads them: each blob once, however many
+	// times the manifest lists it (see Layer.SameBlobAs). Compression says how it was
 	// obtained, Formats how the layers are compressed (stored sizes may
 	// mix gzip, zstd and uncompressed layers; computed and estimated
 	// sizes are gzip).
@@ -79,6 +80,11 @@ type Layer struct {
 	CompressedSize int64
 	Files          int // regular files the layer adds or replaces
 	CreatedBy      string
+	// SameBlobAs, from 1, is the lower layer whose blob this layer is
+	// too (the same digest, or for layers stored uncompressed the same
+	// diff_id): CompressedSize counts it there. Size, as Docker's,
+	// counts it at each place.
+	SameBlobAs int
 
 	stream int64 // bytes of its uncompressed stream, tar padding included
 }
@@ -218,7 +224,9 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	}
 	for _, l := range out.Layers {
 		out.Size += l.Size
-		out.CompressedSize += l.CompressedSize
+	}
+	if err := countBlobs(out, layers, opts.Compression == Stored); err != nil {
+		return nil, err
 	}
 
 	var files []File
@@ -257,13 +265,40 @@ func manifestOnly(out *Image, layers []v1.Layer, diffIDs []v1.Hash, createdBy []
 			return nil, layerError(diffIDs, i, err)
 		}
 		out.Layers = append(out.Layers, Layer{DiffID: diffIDs[i].String(), CompressedSize: n, CreatedBy: createdBy[i]})
-		out.CompressedSize += n
+	}
+	if err := countBlobs(out, layers, true); err != nil {
+		return nil, err
 	}
 	if err := storedFormats(out, layers); err != nil {
 		return nil, err
 	}
 	out.Findings = findings(newFSTree(), out)
 	return out, nil
+}
+
+// countBlobs sums the layers' compressed sizes into the image's, each
+// blob once: a registry stores a blob the manifest lists twice once, and a
+// pull downloads it once. Stored blobs are told by their digests, layers
+// compressed here by their diff_ids.
+func countBlobs(out *Image, layers []v1.Layer, stored bool) error {
+	first := map[string]int{}
+	for i := range out.Layers {
+		key := out.Layers[i].DiffID
+		if stored {
+			h, err := layers[i].Digest()
+			if err != nil {
+				return fmt.Errorf("layer %d of %d: its digest: %w", i+1, len(layers), err)
+			}
+			key = h.String()
+		}
+		if j, ok := first[key]; ok {
+			out.Layers[i].SameBlobAs = j + 1
+			continue
+		}
+		first[key] = i
+		out.CompressedSize += out.Layers[i].CompressedSize
+	}
+	return nil
 }
 
 func storedFormats(out *Image, layers []v1.Layer) error {

@@ -99,6 +99,25 @@ func TestCompressedSize(t *testing.T) {
 	}
 }
 
+// TestBlobListedTwice: a layer listed twice is one blob, counted once in
+// the compressed size, computed or stored, and at each place in the size.
+func TestBlobListedTwice(t *testing.T) {
+	data := it.LayerFromBytes(t, it.TarBytes(t, it.File("data", 1<<16)))
+	other := it.Layer(t, it.File("data", 10))
+	img := it.Image(t, v1.Config{}, it.By("COPY data", data), it.By("COPY other", other), it.By("COPY data", data))
+	for _, c := range []Compression{Computed, Stored} {
+		a, err := Analyze(context.Background(), img, Options{Compression: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := a.Layers
+		if a.CompressedSize != l[0].CompressedSize+l[1].CompressedSize || l[2].CompressedSize != l[0].CompressedSize ||
+			l[2].SameBlobAs != 1 || l[1].SameBlobAs != 0 || a.Size != 2*l[0].Size+l[1].Size {
+			t.Errorf("%s: compressed %d, size %d, layers %+v", c, a.CompressedSize, a.Size, l)
+		}
+	}
+}
+
 func TestWhiteouts(t *testing.T) {
 	img := it.Image(t, v1.Config{},
 		it.By("base", it.Layer(t,

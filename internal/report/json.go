@@ -92,6 +92,9 @@ type jsonLayer struct {
 	Compressed   int64  `json:"compressed"`
 	Files        int    `json:"files"`
 	CreatedBy    string `json:"created_by"`
+	// SameBlobAs, from 1, is the lower layer whose blob this one is: the
+	// image's compressed size counts it there.
+	SameBlobAs int `json:"same_blob_as,omitempty"`
 }
 
 type jsonFile struct {
@@ -148,7 +151,7 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonCompressedCut{c.Percent, c.Factor, sameSource(images[0], img)}}
 		}
 		for _, l := range img.Layers {
-			j.Layers = append(j.Layers, jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy})
+			j.Layers = append(j.Layers, jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy, l.SameBlobAs})
 		}
 		for _, f := range img.Largest {
 			j.Largest = append(j.Largest, jsonFile(f))

@@ -265,9 +265,12 @@ func Table(w io.Writer, images []*analysis.Image) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "  LAYER\tSIZE\tCOMPRESSED\tFILES\t  CREATED BY")
 		for i, l := range img.Layers {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t  %s\n", i+1, known(img, size.Format(l.Size)), size.Format(l.CompressedSize), known(img, fmt.Sprint(l.Files)), truncate(l.CreatedBy, 70))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t  %s\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), truncate(l.CreatedBy, 70))
 		}
 		tw.Flush()
+		if n := sameBlobs(img); n != "" {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
 		if len(img.Largest) > 0 {
 			fmt.Fprintln(w, "  largest files:")
 			for _, f := range img.Largest {
@@ -385,10 +388,13 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Created by |")
 		fmt.Fprintln(w, "|---:|---:|---:|---:|---|")
 		for i, l := range img.Layers {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), size.Format(l.CompressedSize), known(img, fmt.Sprint(l.Files)), mdCode(truncate(l.CreatedBy, 90)))
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), mdCode(truncate(l.CreatedBy, 90)))
 		}
 		// A blank line ends the table: GitHub takes a line right after one
 		// for another row.
+		if n := sameBlobs(img); n != "" {
+			fmt.Fprintf(w, "\n%s\n", n)
+		}
 		fmt.Fprintf(w, "\nLabels: %s.\n\n", mdEscape(labels(img)))
 		if img.ManifestOnly {
 			fmt.Fprintln(w, "Manifest only: size, files, waste and filesystem findings not read.")
@@ -439,4 +445,28 @@ func mdCode(s string) string {
 		return "none"
 	}
 	return "`" + strings.NewReplacer("`", "'", "|", `\|`).Replace(s) + "`"
+}
+
+// layerCompressed is a layer's compressed size, marked when its blob is a
+// lower layer's.
+func layerCompressed(l analysis.Layer) string {
+	if l.SameBlobAs > 0 {
+		return fmt.Sprintf("%s (= %d)", size.Format(l.CompressedSize), l.SameBlobAs)
+	}
+	return size.Format(l.CompressedSize)
+}
+
+// sameBlobs says which layers are a lower layer's blob, counted once in
+// the compressed size; "" when none is.
+func sameBlobs(img *analysis.Image) string {
+	var same []string
+	for i, l := range img.Layers {
+		if l.SameBlobAs > 0 {
+			same = append(same, fmt.Sprintf("%d is %d", i+1, l.SameBlobAs))
+		}
+	}
+	if len(same) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Same blob (layer %s): stored and downloaded once, so the compressed size counts it once; the size counts it at each place, as Docker does.", strings.Join(same, ", "))
 }

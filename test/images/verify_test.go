@@ -3,6 +3,7 @@ package images
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -236,7 +237,8 @@ func TestTamperedLayout(t *testing.T) {
 // buildkitSave builds a Dockerfile with BuildKit (scripts/buildkit.sh)
 // into a docker save tarball as its docker exporter writes it, the way
 // Docker 25 and later save: an OCI layout, blobs named by their digests,
-// and a manifest.json. The context holds a file named file.
+// and a manifest.json. The context holds a file named file, of random
+// bytes: BuildKit's cache, which knows files by content, holds none of it.
 func buildkitSave(t *testing.T, dockerfile string, flags ...string) string {
 	t.Helper()
 	builder := dockertest.Settings(t, "buildkit", "BuildKit")["BUILDER"]
@@ -244,7 +246,7 @@ func buildkitSave(t *testing.T, dockerfile string, flags ...string) string {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "file"), bytes.Repeat([]byte("alpacas\n"), 4096), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "file"), []byte(strings.Repeat(rand.Text(), 2000)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "saved.tar")
@@ -328,4 +330,112 @@ func TestTamperedDockerSave(t *testing.T) {
 		}
 		mustRefuse(t, []string{"layer 1 of 1, " + manifest[0].Layers[0], "its content is sha256:"}, retar(t, tree))
 	})
+}
+
+// TestBlobListedTwice builds with BuildKit an image whose third layer is
+// its first again (COPY file, COPY another over it, COPY file): the
+// manifest lists one blob twice. Its compressed size counts that blob once,
+// as the registry stores it and a pull downloads it, from the save and
+// from a registry; its uncompressed size counts it twice, as the Docker
+// engine does.
+func TestBlobListedTwice(t *testing.T) {
+	dockertest.BuildImages(t)
+	r := requireRegistries(t)
+	saved := buildkitSave(t, "FROM scratch\nCOPY file /file\nCOPY Dockerfile /file\nCOPY file /file\n")
+	var manifest []struct{ Layers []string }
+	tree := untar(t, saved)
+	b, err := os.ReadFile(filepath.Join(tree, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	layers := manifest[0].Layers
+	if len(layers) != 3 || layers[0] != layers[2] || layers[0] == layers[1] {
+		t.Fatalf("BuildKit's layers: %v, want the first listed again third", layers)
+	}
+	var once, twice int64
+	for i, l := range layers {
+		info, err := os.Stat(filepath.Join(tree, l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		twice += info.Size()
+		if i < 2 {
+			once += info.Size()
+		}
+	}
+	t.Logf("the save's blobs: %d bytes listed, %d once each (+%.1f%% counted twice)", twice, once, 100*float64(twice-once)/float64(once))
+
+	const tag = "imgcompare-test/same-blob:latest"
+	dockertest.Docker(t, "load", "-q", "-i", saved)
+	dockertest.Docker(t, "tag", "sha256:"+strings.TrimPrefix(filepath.Base(configOf(t, tree)), "sha256:"), tag)
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
+	inspect, err := strconv.ParseInt(strings.TrimSpace(dockertest.Docker(t, "image", "inspect", "-f", "{{.Size}}", tag)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := r.open + "/imgcompare-test/same-blob:1"
+	if out, err := exec.Command("skopeo", "copy", "--quiet", "--dest-tls-verify=false", "docker-archive:"+saved, "docker://"+ref).CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy: %v\n%s", err, out)
+	}
+	stdout, stderr, code := imgcompare(t, "-o", "json", saved, "docker://"+ref)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Images []struct {
+			Name string
+			Size struct {
+				Uncompressed, Compressed int64
+			}
+			Layers []struct {
+				SameBlobAs int `json:"same_blob_as"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// The registry's manifest, as skopeo reads it: its blobs once each.
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+ref).Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect: %v", err)
+	}
+	var pushed v1.Manifest
+	if err := json.Unmarshal(raw, &pushed); err != nil {
+		t.Fatal(err)
+	}
+	if len(pushed.Layers) != 3 || pushed.Layers[0].Digest != pushed.Layers[2].Digest {
+		t.Fatalf("the registry's manifest: %s", raw)
+	}
+	for i, want := range []int64{once, pushed.Layers[0].Size + pushed.Layers[1].Size} {
+		img := doc.Images[i]
+		if img.Size.Compressed != want || img.Size.Uncompressed != inspect || len(img.Layers) != 3 || img.Layers[2].SameBlobAs != 1 || img.Layers[1].SameBlobAs != 0 {
+			t.Errorf("%s: %+v; want compressed %d (each blob once), uncompressed %d (docker image inspect), layer 3 the blob of layer 1", img.Name, img, want, inspect)
+		}
+	}
+	text, _, _ := imgcompare(t, saved)
+	if !strings.Contains(text, "Same blob (layer 3 is 1)") {
+		t.Errorf("the report does not say which blob is counted once:\n%s", text)
+	}
+	// The gate counts the same figure.
+	if _, stderr, code := imgcompare(t, "--max-compressed-size", strconv.FormatInt(once, 10)+"B", saved); code != 0 {
+		t.Errorf("--max-compressed-size %dB: exit %d: %s", once, code, stderr)
+	}
+}
+
+// configOf is the config file a save's manifest.json names.
+func configOf(t *testing.T, tree string) string {
+	t.Helper()
+	var manifest []struct{ Config string }
+	b, err := os.ReadFile(filepath.Join(tree, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	return manifest[0].Config
 }
