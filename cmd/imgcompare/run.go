@@ -62,6 +62,7 @@ IMAGE names a source as skopeo and podman do:
   docker-archive:PATH[:REF]  a docker save tarball (gzipped too)
   oci-archive:PATH[:REF]     a tar of an OCI layout (buildx --output type=oci)
   oci:PATH[:REF]             an OCI image layout directory
+  dir:PATH                   skopeo's directory of one image (skopeo copy … dir:PATH)
 REF picks one image of several: a tag, a digest or @N (the Nth, from 0).
 A bare IMAGE is "-" (a tarball on stdin), an existing file (a slash or a
 .tar ending; docker save or OCI archive, by content) or directory (an OCI
@@ -291,7 +292,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			images = append(images, img)
 			continue
 		}
-		all, err := source.OpenAll(ctx, arg, source.Options{Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir.get})
+		all, err := source.OpenAll(ctx, arg, o.sourceOptions(arg, stdin, stderr))
 		if err != nil {
 			return &exitError{exitUsage, err}
 		}
@@ -335,8 +336,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // analyse opens and analyses one image. When files is not nil, it
 // receives every path of the image's filesystem with its content digest,
 // for a diff.
+// sourceOptions are the options to open the image arg names: what it
+// works around is said on stderr, a line each, naming arg.
+func (o *options) sourceOptions(arg string, stdin io.Reader, stderr io.Writer) source.Options {
+	return source.Options{
+		Platform: o.platform, Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir.get,
+		Warn: func(s string) { fmt.Fprintf(stderr, "imgcompare: %s: %s\n", arg, s) },
+	}
+}
+
 func analyse(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, o *options, files map[string]analysis.FileInfo) (*analysis.Image, error) {
-	opened, err := source.Open(ctx, arg, source.Options{Platform: o.platform, Stdin: stdin, Insecure: o.insecure, TempDir: o.tempDir.get})
+	opened, err := source.Open(ctx, arg, o.sourceOptions(arg, stdin, stderr))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/rastringer/docker_multistage/internal/ctxio"
 )
@@ -71,7 +72,20 @@ func openArchive(open tarball.Opener, ref string) (*Image, error) {
 func openArchiveImage(opener tarball.Opener, ref string) (_ v1.Image, stored bool, _ error) {
 	manifest, err := tarball.LoadManifest(opener)
 	if err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			return nil, false, fmt.Errorf("not an image archive: its manifest.json is not JSON (%v), where docker save writes the list of its images (Config, RepoTags, Layers)", syntax)
+		case errors.As(err, &typ):
+			return nil, false, fmt.Errorf("not an image archive: its manifest.json holds a JSON %s where docker save writes the list of its images (Config, RepoTags, Layers); a web app's build has a manifest.json of its own", typ.Value)
+		}
 		return nil, false, err
+	}
+	for _, d := range manifest {
+		if d.Config == "" {
+			return nil, false, errors.New("not an image archive: its manifest.json lists an entry with no Config, which every image docker save writes has")
+		}
 	}
 	i, err := pickArchiveEntry(manifest, ref)
 	if err != nil {
@@ -84,11 +98,14 @@ func openArchiveImage(opener tarball.Opener, ref string) (_ v1.Image, stored boo
 	if err != nil {
 		return nil, false, err
 	}
-	if len(manifest[i].Layers) > 0 {
-		stored, err = layerCompressed(opener, manifest[i].Layers[0])
-		if err != nil {
-			return nil, false, err
-		}
+	formats, err := layerFormats(opener, manifest[i].Layers)
+	if err != nil {
+		return nil, false, err
+	}
+	// go-containerregistry reads every layer as compressed when the
+	// first is, and names them all gzip: each is named by its content.
+	if stored = len(formats) > 0 && formats[0] != types.DockerUncompressedLayer; stored {
+		img = typedImage{img, formats}
 	}
 	if err := checkNamedBlobs(img, manifest[i], stored); err != nil {
 		return nil, false, err
@@ -269,33 +286,84 @@ func rewriteManifest(src io.Reader, dst io.Writer, manifest []byte) error {
 	}
 }
 
-// layerCompressed reports whether the layer file in the tarball is
-// compressed, as go-containerregistry decides it: by the first layer.
-func layerCompressed(open tarball.Opener, layer string) (bool, error) {
+// layerFormats names how each layer file of the tarball is compressed,
+// by its first bytes, in one pass: gzip, zstd or none.
+func layerFormats(open tarball.Opener, layers []string) ([]types.MediaType, error) {
 	f, err := open()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer f.Close()
+	want := map[string][]int{}
+	for i, l := range layers {
+		want[path.Clean(l)] = append(want[path.Clean(l)], i)
+	}
+	out := make([]types.MediaType, len(layers))
+	found := 0
 	tr := tar.NewReader(f)
-	for {
+	for found < len(want) {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return false, fmt.Errorf("layer %s is not in the tarball", layer)
+			break
 		}
 		if err != nil {
-			return false, err
+			return nil, err
 		}
-		if path.Clean(h.Name) != path.Clean(layer) {
+		at, ok := want[path.Clean(h.Name)]
+		if !ok {
 			continue
 		}
+		found++
 		head, err := bufio.NewReader(tr).Peek(4)
 		if err != nil && err != io.EOF {
-			return false, err
+			return nil, err
 		}
-		return bytes.HasPrefix(head, gzipMagic) || bytes.HasPrefix(head, zstdMagic), nil
+		mt := types.DockerUncompressedLayer
+		switch {
+		case bytes.HasPrefix(head, gzipMagic):
+			mt = types.DockerLayer
+		case bytes.HasPrefix(head, zstdMagic):
+			mt = types.OCILayerZStd
+		}
+		for _, i := range at {
+			out[i] = mt
+		}
 	}
+	for l, at := range want {
+		if out[at[0]] == "" {
+			return nil, fmt.Errorf("layer %s is not in the tarball", l)
+		}
+	}
+	return out, nil
 }
+
+// typedImage gives each layer of an image the media type of its content.
+type typedImage struct {
+	v1.Image
+	formats []types.MediaType
+}
+
+func (t typedImage) Layers() ([]v1.Layer, error) {
+	layers, err := t.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	if len(layers) != len(t.formats) {
+		return nil, fmt.Errorf("manifest.json lists %d layers, the config %d", len(t.formats), len(layers))
+	}
+	out := make([]v1.Layer, len(layers))
+	for i, l := range layers {
+		out[i] = typedLayer{l, t.formats[i]}
+	}
+	return out, nil
+}
+
+type typedLayer struct {
+	v1.Layer
+	mt types.MediaType
+}
+
+func (t typedLayer) MediaType() (types.MediaType, error) { return t.mt, nil }
 
 func startsWith(file string, magic []byte) (bool, error) {
 	f, err := os.Open(file)

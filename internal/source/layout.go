@@ -30,9 +30,16 @@ func openLayout(dir, ref string, opts Options) ([]*Image, error) {
 func fromIndex(index v1.ImageIndex, ref string, opts Options, transport, dir string) ([]*Image, error) {
 	var out []*Image
 	if opts.every {
-		all, err := everyImage(index, ref, dir)
+		var missing []string
+		all, err := everyImage(index, ref, dir, &missing)
 		if err != nil {
 			return nil, err
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("it holds none of the platforms its index lists (%s): their blobs are missing", strings.Join(missing, ", "))
+		}
+		if len(missing) > 0 {
+			opts.warn("the index lists %s, whose blobs are not there (a docker save holds this machine's platform only); comparing the platforms that are", strings.Join(missing, ", "))
 		}
 		for _, p := range all {
 			out = append(out, &Image{Image: p.img, Transport: transport, StoredSizes: true, Close: noop, Platform: p.platform})
@@ -52,8 +59,10 @@ type platformImage struct {
 }
 
 // everyImage returns an image per platform of the image ref names, or of
-// the index's only image; a single-platform image gives itself.
-func everyImage(index v1.ImageIndex, ref, dir string) ([]platformImage, error) {
+// the index's only image; a single-platform image gives itself. A
+// platform whose manifest or layers a layout does not hold is added to
+// missing rather than returned.
+func everyImage(index v1.ImageIndex, ref, dir string, missing *[]string) ([]platformImage, error) {
 	m, err := index.IndexManifest()
 	if err != nil {
 		return nil, err
@@ -61,7 +70,7 @@ func everyImage(index v1.ImageIndex, ref, dir string) ([]platformImage, error) {
 	entries := m.Manifests
 	switch {
 	case ref != "":
-		found, err := byRef(entries, ref)
+		found, err := byRef(index, entries, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -79,24 +88,35 @@ func everyImage(index v1.ImageIndex, ref, dir string) ([]platformImage, error) {
 			if err != nil {
 				return nil, err
 			}
-			more, err := everyImage(child, "", dir)
+			more, err := everyImage(child, "", dir, missing)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, more...)
 			continue
 		}
-		img, err := childImage(index, d, dir)
-		if err != nil {
-			return nil, err
-		}
 		p := ""
 		if d.Platform != nil && len(entries) > 1 {
 			p = d.Platform.String()
 		}
+		img, err := childImage(index, d, dir)
+		if err == nil && dir != "" {
+			_, err = img.Layers() // each layer's blob is there, of its size
+		}
+		if errors.Is(err, ErrMissing) {
+			name := p
+			if name == "" {
+				name = d.Digest.String()
+			}
+			*missing = append(*missing, name)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, platformImage{img, p})
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && len(*missing) == 0 {
 		return nil, errors.New("it holds no image")
 	}
 	return out, nil
@@ -117,7 +137,7 @@ func pickImage(index v1.ImageIndex, ref string, platform *v1.Platform, dir strin
 	var pick v1.Descriptor
 	switch {
 	case ref != "":
-		found, err := byRef(entries, ref)
+		found, err := byRef(index, entries, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -149,16 +169,34 @@ func pickImage(index v1.ImageIndex, ref string, platform *v1.Platform, dir strin
 // childImage is the image an index entry names, its blobs checked when
 // the index is a layout's.
 func childImage(index v1.ImageIndex, d v1.Descriptor, dir string) (v1.Image, error) {
-	img, err := index.Image(d.Digest)
-	if err != nil || dir == "" {
-		return img, err
+	if dir != "" {
+		if err := checkBlobFile(layoutBlob(dir), d, "manifest"); err != nil {
+			return nil, err
+		}
 	}
-	return verify(img, d, dir), nil
+	img, err := index.Image(d.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		img = verify(img, d, dir)
+	}
+	if m, err := img.Manifest(); err != nil {
+		return nil, err
+	} else if inToto(m) {
+		return nil, fmt.Errorf("%s is an attestation manifest (provenance or SBOM: its layers are in-toto statements), not an image", d.Digest)
+	}
+	return img, nil
 }
 
 // childIndex is the index an index entry names, checked against the
 // entry when the index is a layout's.
 func childIndex(index v1.ImageIndex, d v1.Descriptor, dir string) (v1.ImageIndex, error) {
+	if dir != "" {
+		if err := checkBlobFile(layoutBlob(dir), d, "index"); err != nil {
+			return nil, err
+		}
+	}
 	child, err := index.ImageIndex(d.Digest)
 	if err != nil || dir == "" {
 		return child, err
@@ -173,7 +211,42 @@ func childIndex(index v1.ImageIndex, d v1.Descriptor, dir string) (v1.ImageIndex
 	return child, nil
 }
 
-func byRef(entries []v1.Descriptor, ref string) (v1.Descriptor, error) {
+// byRef picks the entry ref names: @N, a ref.name annotation or a
+// digest. An index of one index, as BuildKit writes a layout (the image's
+// index holds its platforms and their attestations), is searched inside
+// too, so that @1 or a platform's digest names what the image holds. An
+// attestation is refused: it is no image.
+func byRef(index v1.ImageIndex, entries []v1.Descriptor, ref string) (v1.Descriptor, error) {
+	found, err := matchRef(entries, ref)
+	if err != nil && len(entries) == 1 && entries[0].MediaType.IsIndex() {
+		if child, cerr := index.ImageIndex(entries[0].Digest); cerr == nil {
+			if m, cerr := child.IndexManifest(); cerr == nil {
+				if inner, ierr := matchRef(m.Manifests, ref); ierr == nil {
+					found, err, entries = inner, nil, m.Manifests
+				}
+			}
+		}
+	}
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if attestation(found) {
+		var images []v1.Descriptor
+		for _, d := range entries {
+			if !attestation(d) {
+				images = append(images, d)
+			}
+		}
+		of := found.Annotations["vnd.docker.reference.digest"]
+		if of == "" {
+			of = "an image"
+		}
+		return v1.Descriptor{}, fmt.Errorf("%q is an attestation manifest (provenance or SBOM) of %s, not an image; the images: %s", ref, of, listEntries(images))
+	}
+	return found, nil
+}
+
+func matchRef(entries []v1.Descriptor, ref string) (v1.Descriptor, error) {
 	if n, ok := position(ref, len(entries)); ok {
 		return entries[n], nil
 	}

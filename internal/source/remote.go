@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -59,7 +60,21 @@ func openRemote(ctx context.Context, ref string, opts Options) ([]*Image, error)
 	if err != nil {
 		return nil, certs.explain(r, err)
 	}
+	if m, err := img.Manifest(); err == nil && inToto(m) {
+		return nil, fmt.Errorf("%s is an attestation manifest (provenance or SBOM: its layers are in-toto statements), not an image; name the image's index or tag", r)
+	}
 	return []*Image{{Image: img, Transport: Registry, StoredSizes: true, Close: noop}}, nil
+}
+
+// inToto reports whether a manifest's layers are in-toto statements, as
+// those of BuildKit's attestation manifests are.
+func inToto(m *v1.Manifest) bool {
+	for _, l := range m.Layers {
+		if l.MediaType == "application/vnd.in-toto+json" {
+			return true
+		}
+	}
+	return false
 }
 
 // remoteOptions are the options of every request to the registry of r,

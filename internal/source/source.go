@@ -11,6 +11,7 @@
 //	docker-archive:PATH[:REF]  a docker save tarball
 //	oci-archive:PATH[:REF]     a tar of an OCI image layout
 //	oci:PATH[:REF]             an OCI image layout directory
+//	dir:PATH                   skopeo's directory of one image
 //
 // REF picks one image from an archive or layout that holds several: a tag
 // (echo_app:latest), a digest (sha256:…) or a position (@0, @1, …).
@@ -73,6 +74,11 @@ type Options struct {
 	// but an interrupted program may never call it.
 	TempDir func() (string, error)
 
+	// Warn, when not nil, is told what the reading works around: a
+	// platform an index lists and the source does not hold, a download
+	// resumed. It writes to stderr; stdout stays the report's.
+	Warn func(string)
+
 	every bool // OpenAll: every platform
 }
 
@@ -81,7 +87,8 @@ var ErrNotFound = errors.New("no such file or directory")
 
 // Open opens the image an argument names. A bare argument is resolved so:
 //   - "-": a docker save tarball or an OCI archive on stdin;
-//   - an existing directory: an OCI image layout; an existing file named
+//   - an existing directory: an OCI image layout, or skopeo's directory
+//     of an image (a version file and a manifest.json); an existing file named
 //     with a slash or a .tar, .tar.gz or .tgz ending: a docker save
 //     tarball or an OCI archive, told apart by what it holds;
 //   - PATH:REF where PATH is such a file or directory: one image of it;
@@ -156,6 +163,15 @@ func open(ctx context.Context, arg string, opts Options) ([]*Image, error) {
 			return openRemote(ctx, ref, opts)
 		case Daemon:
 			return one(openDaemon(ctx, rest, opts))
+		case Dir:
+			if _, err := os.Stat(rest); err != nil {
+				return nil, fmt.Errorf("%s: %w", rest, ErrNotFound)
+			}
+			img, err := openDir(rest)
+			if err != nil {
+				return nil, fmt.Errorf("reading skopeo's directory %s: %w", rest, err)
+			}
+			return one(img, nil)
 		case Archive, OCIArchive, OCILayout:
 			path, ref, _ := splitRef(rest)
 			return openPath(ctx, transport, path, ref, opts)
@@ -266,6 +282,12 @@ func openPath(ctx context.Context, transport, path, ref string, opts Options) ([
 		return nil, err
 	}
 	switch {
+	case transport == "" && info.IsDir() && ref == "" && isSkopeoDir(path):
+		img, err := openDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading skopeo's directory %s: %w", path, err)
+		}
+		return one(img, nil)
 	case transport == OCILayout || transport == "" && info.IsDir():
 		if !info.IsDir() {
 			return nil, fmt.Errorf("%s: an OCI layout is a directory", path)
@@ -360,3 +382,10 @@ func ParsePlatform(s string) (*v1.Platform, error) {
 }
 
 func noop() {}
+
+// warn tells opts.Warn, if any.
+func (opts Options) warn(format string, a ...any) {
+	if opts.Warn != nil {
+		opts.Warn(fmt.Sprintf(format, a...))
+	}
+}

@@ -16,6 +16,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// ErrMissing marks a blob a layout's descriptor names and the layout
+// does not hold.
+var ErrMissing = errors.New("blob missing")
+
 // ErrBlob marks a blob whose content is not the digest or the size its
 // descriptor gives it.
 var ErrBlob = errors.New("blob does not match its descriptor")
@@ -60,11 +64,17 @@ func digestOf(algorithm string) (hash.Hash, error) {
 type verifiedImage struct {
 	v1.Image
 	desc v1.Descriptor // the manifest's, as the index gives it
-	dir  string        // the layout, for the blobs' sizes on disk
+	// blobFile names the file of a blob, for its size on disk.
+	blobFile func(v1.Hash) string
 }
 
 func verify(img v1.Image, desc v1.Descriptor, dir string) v1.Image {
-	return &verifiedImage{Image: img, desc: desc, dir: dir}
+	return &verifiedImage{Image: img, desc: desc, blobFile: layoutBlob(dir)}
+}
+
+// layoutBlob names the files of an OCI layout's blobs.
+func layoutBlob(dir string) func(v1.Hash) string {
+	return func(h v1.Hash) string { return filepath.Join(dir, "blobs", h.Algorithm, h.Hex) }
 }
 
 func (v *verifiedImage) RawManifest() ([]byte, error) {
@@ -145,10 +155,8 @@ func (v *verifiedImage) Layers() ([]v1.Layer, error) {
 	out := make([]v1.Layer, len(layers))
 	for i, l := range layers {
 		d := m.Layers[i]
-		if v.dir != "" {
-			if err := checkBlobFile(v.dir, d, fmt.Sprintf("layer %d of %d", i+1, len(layers))); err != nil {
-				return nil, err
-			}
+		if err := checkBlobFile(v.blobFile, d, fmt.Sprintf("layer %d of %d", i+1, len(layers))); err != nil {
+			return nil, err
 		}
 		out[i], err = partial.CompressedToLayer(&verifiedLayer{Layer: l, desc: d})
 		if err != nil {
@@ -158,16 +166,16 @@ func (v *verifiedImage) Layers() ([]v1.Layer, error) {
 	return out, nil
 }
 
-// checkBlobFile compares the size of a layout's blob file with its
-// descriptor's, without reading it.
-func checkBlobFile(dir string, d v1.Descriptor, what string) error {
+// checkBlobFile compares the size of a blob's file, blobFile names it,
+// with its descriptor's, without reading it.
+func checkBlobFile(blobFile func(v1.Hash) string, d v1.Descriptor, what string) error {
 	if d.Digest.Algorithm == "" || d.Digest.Hex == "" {
 		return fmt.Errorf("%s: its descriptor has no digest: %w", what, ErrBlob)
 	}
-	info, err := os.Stat(filepath.Join(dir, "blobs", d.Digest.Algorithm, d.Digest.Hex))
+	info, err := os.Stat(blobFile(d.Digest))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s %s: missing from the layout: %w", what, d.Digest, ErrBlob)
+			return fmt.Errorf("%s %s: not there: %w", what, d.Digest, ErrMissing)
 		}
 		return err
 	}
