@@ -29,8 +29,9 @@ const RegistryTimeout = 30 * time.Second
 // remote package and the Docker config's credentials (docker login, and
 // credential helpers). As Docker does, a registry on localhost or a
 // loopback address is spoken to over plain HTTP, any other over HTTPS
-// unless Insecure. Layers stream from the registry as they are read; the
-// blob sizes in the manifest are the compressed sizes.
+// unless Insecure. Layers stream from the registry as they are read, a
+// download cut short resumed from where it broke; the blob sizes in the
+// manifest are the compressed sizes.
 func openRemote(ctx context.Context, ref string, opts Options) ([]*Image, error) {
 	var nameOpts []name.Option
 	if opts.Insecure {
@@ -99,7 +100,7 @@ func remoteOptions(ctx context.Context, r name.Reference, opts Options) ([]remot
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(certs),
+		remote.WithTransport(resuming{next: certs, warn: opts.warn}),
 		remote.WithUserAgent("imgcompare"),
 	}, certs
 }
