@@ -17,18 +17,7 @@ import (
 // directory, as docker buildx build --output type=oci,tar=false writes it.
 func buildkitLayout(t *testing.T, dockerfile string, flags ...string) string {
 	t.Helper()
-	builder := dockertest.Settings(t, "buildkit", "BuildKit")["BUILDER"]
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "file"), []byte(strings.Repeat("alpacas\n", 4096)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "layout")
-	args := append([]string{"buildx", "build", "--builder", builder, "--quiet", "--output", "type=oci,tar=false,dest=" + out}, flags...)
-	dockertest.Docker(t, append(args, dir)...)
-	return out
+	return buildkit(t, dockerfile, "type=oci,tar=false", flags...)
 }
 
 type formatsDoc struct {
@@ -47,25 +36,14 @@ type formatsDoc struct {
 
 func parseFormats(t *testing.T, stdout string) formatsDoc {
 	t.Helper()
-	var doc formatsDoc
-	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, stdout)
-	}
-	return doc
+	return parseJSON[formatsDoc](t, stdout)
 }
 
 // TestZstdLayers reads zstd layers as BuildKit's docker exporter and
 // skopeo write them: each source names the format it holds.
 func TestZstdLayers(t *testing.T) {
 	dockertest.BuildImages(t)
-	zstdSave := filepath.Join(t.TempDir(), "zstd.tar")
-	builder := dockertest.Settings(t, "buildkit", "BuildKit")["BUILDER"]
-	ctx := t.TempDir()
-	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nCOPY Dockerfile /Dockerfile\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dockertest.Docker(t, "buildx", "build", "--builder", builder, "--quiet", "--provenance", "false",
-		"--output", "type=docker,compression=zstd,force-compression=true,dest="+zstdSave, ctx)
+	zstdSave := buildkit(t, "FROM scratch\nCOPY file /file\n", "type=docker,compression=zstd,force-compression=true", "--provenance", "false")
 
 	// skopeo's OCI layout of the alpine image, its layers recompressed
 	// with zstd.
@@ -180,14 +158,7 @@ func TestAttestationByPosition(t *testing.T) {
 	if out, err := exec.Command("skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", "oci:"+layout+":latest", "docker://"+ref).CombinedOutput(); err != nil {
 		t.Fatalf("skopeo copy --all: %v\n%s", err, out)
 	}
-	raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+ref).Output()
-	if err != nil {
-		t.Fatalf("skopeo inspect: %v", err)
-	}
-	var index v1.IndexManifest
-	if err := json.Unmarshal(raw, &index); err != nil {
-		t.Fatal(err)
-	}
+	index, raw := registryManifest[v1.IndexManifest](t, ref)
 	var att string
 	for _, d := range index.Manifests {
 		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {

@@ -56,11 +56,32 @@ type compareDoc struct {
 
 func parseCompare(t *testing.T, stdout string) compareDoc {
 	t.Helper()
-	var doc compareDoc
+	return parseJSON[compareDoc](t, stdout)
+}
+
+// parseJSON reads imgcompare's JSON report into a T.
+func parseJSON[T any](t *testing.T, stdout string) T {
+	t.Helper()
+	var doc T
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
 	return doc
+}
+
+// registryManifest reads the manifest or index of ref in a registry on
+// 127.0.0.1, as skopeo reads it, into a T.
+func registryManifest[T any](t *testing.T, ref string) (T, []byte) {
+	t.Helper()
+	var m T
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+ref).Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect %s: %v", ref, err)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m, raw
 }
 
 // TestRegistrySource pushes the shipped image to a real registry and reads
@@ -82,14 +103,7 @@ func TestRegistrySource(t *testing.T) {
 	}
 
 	// The manifest, as skopeo reads it: the compressed size is its blobs.
-	raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+ref).Output()
-	if err != nil {
-		t.Fatalf("skopeo inspect: %v", err)
-	}
-	var manifest struct{ Layers []struct{ Size int64 } }
-	if err := json.Unmarshal(raw, &manifest); err != nil {
-		t.Fatal(err)
-	}
+	manifest, _ := registryManifest[struct{ Layers []struct{ Size int64 } }](t, ref)
 	var blobs int64
 	for _, l := range manifest.Layers {
 		blobs += l.Size

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/rastringer/docker_multistage/test/dockertest"
 )
@@ -234,12 +235,11 @@ func TestTamperedLayout(t *testing.T) {
 	})
 }
 
-// buildkitSave builds a Dockerfile with BuildKit (scripts/buildkit.sh)
-// into a docker save tarball as its docker exporter writes it, the way
-// Docker 25 and later save: an OCI layout, blobs named by their digests,
-// and a manifest.json. The context holds a file named file, of random
-// bytes: BuildKit's cache, which knows files by content, holds none of it.
-func buildkitSave(t *testing.T, dockerfile string, flags ...string) string {
+// buildkit builds a Dockerfile with BuildKit (scripts/buildkit.sh) to
+// the exporter output names (type=docker, type=oci,tar=false…), and
+// returns where it wrote. The context holds a file named file, of random
+// text: BuildKit's cache, which knows files by content, holds none of it.
+func buildkit(t *testing.T, dockerfile, output string, flags ...string) string {
 	t.Helper()
 	builder := dockertest.Settings(t, "buildkit", "BuildKit")["BUILDER"]
 	dir := t.TempDir()
@@ -249,10 +249,18 @@ func buildkitSave(t *testing.T, dockerfile string, flags ...string) string {
 	if err := os.WriteFile(filepath.Join(dir, "file"), []byte(strings.Repeat(rand.Text(), 2000)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "saved.tar")
-	args := append([]string{"buildx", "build", "--builder", builder, "--quiet", "--provenance", "false", "--output", "type=docker,dest=" + out}, flags...)
+	out := filepath.Join(t.TempDir(), "out")
+	args := append([]string{"buildx", "build", "--builder", builder, "--quiet", "--output", output + ",dest=" + out}, flags...)
 	dockertest.Docker(t, append(args, dir)...)
 	return out
+}
+
+// buildkitSave builds a docker save tarball as BuildKit's docker exporter
+// writes it, the way Docker 25 and later save: an OCI layout, blobs named
+// by their digests, and a manifest.json.
+func buildkitSave(t *testing.T, dockerfile string) string {
+	t.Helper()
+	return buildkit(t, dockerfile, "type=docker", "--provenance", "false")
 }
 
 // untar extracts a tarball into a new directory.
@@ -284,18 +292,7 @@ func TestTamperedDockerSave(t *testing.T) {
 	if _, stderr, code := imgcompare(t, "--forbid", "root", saved); code != 1 {
 		t.Fatalf("--forbid root on a root image: exit %d, want 1: %s", code, stderr)
 	}
-	var manifest []struct {
-		Config string
-		Layers []string
-	}
-	tree := untar(t, saved)
-	b, err := os.ReadFile(filepath.Join(tree, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &manifest); err != nil {
-		t.Fatal(err)
-	}
+	manifest := saveManifest(t, untar(t, saved))
 	if !strings.HasPrefix(manifest[0].Config, "blobs/sha256/") {
 		t.Fatalf("the save names its config %s, not by its digest as Docker 25 and later do", manifest[0].Config)
 	}
@@ -342,15 +339,8 @@ func TestBlobListedTwice(t *testing.T) {
 	dockertest.BuildImages(t)
 	r := requireRegistries(t)
 	saved := buildkitSave(t, "FROM scratch\nCOPY file /file\nCOPY Dockerfile /file\nCOPY file /file\n")
-	var manifest []struct{ Layers []string }
 	tree := untar(t, saved)
-	b, err := os.ReadFile(filepath.Join(tree, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &manifest); err != nil {
-		t.Fatal(err)
-	}
+	manifest := saveManifest(t, tree)
 	layers := manifest[0].Layers
 	if len(layers) != 3 || layers[0] != layers[2] || layers[0] == layers[1] {
 		t.Fatalf("BuildKit's layers: %v, want the first listed again third", layers)
@@ -370,7 +360,7 @@ func TestBlobListedTwice(t *testing.T) {
 
 	const tag = "imgcompare-test/same-blob:latest"
 	dockertest.Docker(t, "load", "-q", "-i", saved)
-	dockertest.Docker(t, "tag", "sha256:"+strings.TrimPrefix(filepath.Base(configOf(t, tree)), "sha256:"), tag)
+	dockertest.Docker(t, "tag", "sha256:"+strings.TrimPrefix(filepath.Base(saveManifest(t, tree)[0].Config), "sha256:"), tag)
 	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
 	inspect, err := strconv.ParseInt(strings.TrimSpace(dockertest.Docker(t, "image", "inspect", "-f", "{{.Size}}", tag)), 10, 64)
 	if err != nil {
@@ -399,14 +389,7 @@ func TestBlobListedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The registry's manifest, as skopeo reads it: its blobs once each.
-	raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+ref).Output()
-	if err != nil {
-		t.Fatalf("skopeo inspect: %v", err)
-	}
-	var pushed v1.Manifest
-	if err := json.Unmarshal(raw, &pushed); err != nil {
-		t.Fatal(err)
-	}
+	pushed, raw := registryManifest[v1.Manifest](t, ref)
 	if len(pushed.Layers) != 3 || pushed.Layers[0].Digest != pushed.Layers[2].Digest {
 		t.Fatalf("the registry's manifest: %s", raw)
 	}
@@ -426,16 +409,16 @@ func TestBlobListedTwice(t *testing.T) {
 	}
 }
 
-// configOf is the config file a save's manifest.json names.
-func configOf(t *testing.T, tree string) string {
+// saveManifest reads the manifest.json of an extracted save.
+func saveManifest(t *testing.T, tree string) tarball.Manifest {
 	t.Helper()
-	var manifest []struct{ Config string }
+	var manifest tarball.Manifest
 	b, err := os.ReadFile(filepath.Join(tree, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &manifest); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(b, &manifest); err != nil || len(manifest) == 0 {
+		t.Fatalf("manifest.json: %v: %s", err, b)
 	}
-	return manifest[0].Config
+	return manifest
 }
