@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures imgcompare beside dive (built from its module by
 # scripts/tools.sh) on the project's single-stage image saved as a docker
-# save tarball: wall time and peak RSS, rounds alternating, medians; the
+# save tarball, and as skopeo copies it into an OCI layout: wall time and
+# peak RSS, rounds alternating, medians; the
 # estimated compressed size against the exact one; the same on a real
 # Debian tree (scripts/debian-rootfs.sh, imported into the engine); then
 # imgcompare alone on a generated 1 GiB image for its peak RSS. Prints
@@ -20,6 +21,10 @@ go build -o "$work/imgcompare" ./cmd/imgcompare
 dive=$(scripts/tools.sh dive)
 docker save -o "$work/single.tar" echo_app
 tar_bytes=$(stat -c %s "$work/single.tar")
+# The same image as skopeo copies it into an OCI layout: gzip blobs, each
+# checked against its digest as it is read.
+skopeo copy --quiet "docker-archive:$work/single.tar" "oci:$work/layout:single"
+layout_bytes=$(du -sb "$work/layout" | cut -f1)
 
 # timed NAME CMD...: one run, appending "seconds KiB CPU-seconds" to
 # $work/NAME (CPU: user and system).
@@ -33,6 +38,7 @@ for _ in $(seq "$rounds"); do
 	timed dive "$dive" --ci --source docker-archive "$work/single.tar"
 	timed estimated "$work/imgcompare" -o json "$work/single.tar"
 	timed exact "$work/imgcompare" --exact-compressed -o json "$work/single.tar"
+	timed layout "$work/imgcompare" -o json "$work/layout:single"
 done
 # The Debian tree as an image of one layer, as docker import makes it.
 debian_rootfs=$(scripts/debian-rootfs.sh)
@@ -49,6 +55,7 @@ col() { awk -v c="$2" '{print $c}' "$work/$1" | median; }
 d=$(col dive 1)
 e=$(col estimated 1)
 x=$(col exact 1)
+l=$(col layout 1)
 
 "$work/imgcompare" -o json "$work/single.tar" >"$work/est.json"
 "$work/imgcompare" --exact-compressed -o json "$work/single.tar" >"$work/exact.json"
@@ -94,7 +101,7 @@ cat <<DOC
 ## imgcompare beside dive
 
 \`bench/imgcompare.sh $rounds $mib\` on the project's single-stage image saved with \`docker save\`
-($tar_bytes bytes), dive $(basename "$(dirname "$dive")" | sed s/^dive-//) built from its Go module by \`scripts/tools.sh dive\`. The three
+($tar_bytes bytes), dive $(basename "$(dirname "$dive")" | sed s/^dive-//) built from its Go module by \`scripts/tools.sh dive\`. The four
 commands alternate, $rounds rounds; medians of wall time, CPU time (user and system: imgcompare
 uses every core, dive one) and peak RSS (\`/usr/bin/time\`):
 
@@ -103,6 +110,7 @@ uses every core, dive one) and peak RSS (\`/usr/bin/time\`):
 | \`dive --ci --source docker-archive single.tar\` | $d s | $(col dive 3) s | $(col dive 2) KiB | 1.00x |
 | \`imgcompare single.tar\` (compressed size estimated) | $e s | $(col estimated 3) s | $(col estimated 2) KiB | $(awk -v a="$e" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
 | \`imgcompare --exact-compressed single.tar\` | $x s | $(col exact 3) s | $(col exact 2) KiB | $(awk -v a="$x" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
+| \`imgcompare layout:single\` (skopeo's OCI layout, $layout_bytes bytes: gzip blobs decompressed, each checked against its digest) | $l s | $(col layout 3) s | $(col layout 2) KiB | $(awk -v a="$l" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
 
 Compressed size: estimated $est bytes, exact (gzip level 6 of every layer) $exact bytes:
 $(awk -v a="$est" -v b="$exact" 'BEGIN {printf "%+.2f%%", 100*(a-b)/b}'). dive does not measure a compressed size; imgcompare's time beyond dive's is
