@@ -23,8 +23,8 @@ docker save -o "$work/single.tar" echo_app
 tar_bytes=$(stat -c %s "$work/single.tar")
 # The same image as skopeo copies it into an OCI layout: gzip blobs, each
 # checked against its digest as it is read.
-skopeo copy --quiet "docker-archive:$work/single.tar" "oci:$work/layout:single"
-layout_bytes=$(du -sb "$work/layout" | cut -f1)
+skopeo copy --quiet "docker-archive:$work/single.tar" "oci:$work/oci-layout:single"
+layout_bytes=$(du -sb "$work/oci-layout" | cut -f1)
 
 # timed NAME CMD...: one run, appending "seconds KiB CPU-seconds" to
 # $work/NAME (CPU: user and system).
@@ -38,7 +38,7 @@ for _ in $(seq "$rounds"); do
 	timed dive "$dive" --ci --source docker-archive "$work/single.tar"
 	timed estimated "$work/imgcompare" -o json "$work/single.tar"
 	timed exact "$work/imgcompare" --exact-compressed -o json "$work/single.tar"
-	timed layout "$work/imgcompare" -o json "$work/layout:single"
+	timed layout "$work/imgcompare" -o json "$work/oci-layout:single"
 done
 # The Debian tree as an image of one layer, as docker import makes it.
 debian_rootfs=$(scripts/debian-rootfs.sh)
