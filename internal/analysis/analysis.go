@@ -11,12 +11,13 @@ package analysis
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/maphash"
 	"io"
 	"path"
 	"slices"
@@ -71,6 +72,9 @@ type Image struct {
 	Largest  []File // the largest of them, largest first
 	Findings []Finding
 	Waste    Waste
+	// Hidden accounts for the bytes the layers hold and the final
+	// filesystem does not show, by cause.
+	Hidden Hidden
 }
 
 // Layer is one layer of an image, bottom first.
@@ -80,6 +84,8 @@ type Layer struct {
 	CompressedSize int64
 	Files          int // regular files the layer adds or replaces
 	CreatedBy      string
+	// Hidden is how many of its bytes later layers hide.
+	Hidden int64
 	// SameBlobAs, from 1, is the lower layer whose blob this layer is
 	// too (the same digest, or for layers stored uncompressed the same
 	// diff_id): CompressedSize counts it there. Size, as Docker's,
@@ -178,6 +184,8 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		feed, done, compressed = compressAll(ctx, layers, config.RootFS.DiffIDs, opts.Compression == Estimated)
 	}
 	fs := newFSTree()
+	hidden := newHiddenCounter()
+	fs.counter = hidden
 	waste := newWasteCounter()
 	var read int64
 	for i, layer := range layers {
@@ -253,6 +261,11 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		})
 	}
 	out.Waste = waste.result(opts.Largest)
+	byLayer := make([]int64, len(out.Layers))
+	out.Hidden = hidden.result(fs, opts.Largest, byLayer)
+	for i := range out.Layers {
+		out.Layers[i].Hidden = byLayer[i]
+	}
 	return out, nil
 }
 
@@ -384,6 +397,9 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 	}
 	written := map[string]writtenEntry{}
 	var head [4]byte
+	buf := make([]byte, 64<<10) // for each file's content, read whole
+	var same maphash.Hash
+	same.SetSeed(contentSeed)
 	digest := sha256.New()
 	// The tar reader skips file content in reads of 8 KiB; buffered,
 	// a 582 MB layer takes 600 reads of the file rather than 70,000.
@@ -414,6 +430,9 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 		if prev, ok := written[key]; ok {
 			l.Size -= prev.size
 			l.Files -= prev.files
+			if fs.counter != nil {
+				fs.counter.forget("/"+key, index)
+			}
 		}
 		var e writtenEntry
 		e.size = h.Size
@@ -445,14 +464,24 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 			return l, err
 		}
 		in.runs = runs(head[:n])
-		content := io.MultiReader(bytes.NewReader(head[:n]), tr)
+		// Every file's content is hashed, to tell a file a later layer
+		// rewrites unchanged; the stream is read whole either way.
+		same.Reset()
+		var sink io.Writer = &same
+		var sum hash.Hash
 		if opts.FileDigests {
-			sum := sha256.New()
-			if _, err := io.Copy(sum, content); err != nil {
-				return l, err
-			}
+			sum = sha256.New()
+			sink = io.MultiWriter(&same, sum)
+		}
+		sink.Write(head[:n])
+		if _, err := io.CopyBuffer(sink, onlyReader{tr}, buf); err != nil {
+			return l, err
+		}
+		in.sum = same.Sum64()
+		if sum != nil {
 			in.digest = "sha256:" + hex.EncodeToString(sum.Sum(nil))
 		}
+		fs.rewritten(in, index)
 	}
 	waste.endLayer()
 	// The end-of-archive blocks and any padding after them are part of
@@ -469,6 +498,9 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 	l.stream = counted.n
 	return l, nil
 }
+
+// onlyReader hides all but Read, so that io.CopyBuffer uses its buffer.
+type onlyReader struct{ io.Reader }
 
 // countingReader counts what is read through it, and reports the count
 // every progressEvery bytes.

@@ -19,7 +19,26 @@ func analyze(t *testing.T, img v1.Image) *Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkHidden(t, a)
 	return a
+}
+
+// checkHidden checks the partition every image must keep: the layers'
+// bytes are the final filesystem's and the hidden ones, each cause's sum
+// and each layer's adding up to the whole.
+func checkHidden(t *testing.T, a *Image) {
+	t.Helper()
+	h := a.Hidden
+	var byCause, byLayer int64
+	for _, b := range h.ByCause {
+		byCause += b
+	}
+	for _, l := range a.Layers {
+		byLayer += l.Hidden
+	}
+	if a.Size-h.Visible != h.Bytes || byCause != h.Bytes || byLayer != h.Bytes {
+		t.Errorf("size %d - visible %d = %d, hidden %d (by cause %d, by layer %d)", a.Size, h.Visible, a.Size-h.Visible, h.Bytes, byCause, byLayer)
+	}
 }
 
 func TestSizesLayersAndFiles(t *testing.T) {
@@ -96,6 +115,43 @@ func TestCompressedSize(t *testing.T) {
 	blob, _ := layers[0].Size()
 	if stored.CompressedSize != blob {
 		t.Errorf("stored compressed size = %d, want the blob's %d", stored.CompressedSize, blob)
+	}
+}
+
+// TestHiddenByCause hides bytes of the first layer each way a later one
+// can: removed by a whiteout, rewritten unchanged with another mode (RUN
+// chmod), replaced with other content, removed with the directory a file
+// replaces, hidden by an opaque directory; a name listed twice within a
+// layer hides nothing.
+func TestHiddenByCause(t *testing.T) {
+	content := bytes.Repeat([]byte("alpacas\n"), 250) // 2,000 bytes
+	img := it.Image(t, v1.Config{},
+		it.By("COPY . /", it.Layer(t,
+			it.File("a", 1000), it.Entry{Name: "b", Content: content}, it.File("c", 500),
+			it.Dir("d"), it.File("d/x", 300), it.File("d/y", 400),
+			it.Dir("o"), it.File("o/z", 70), it.Symlink("s", "/target"),
+		)),
+		it.By("RUN changes", it.Layer(t,
+			it.Whiteout("", "a"),
+			it.Entry{Name: "b", Content: content, Mode: 0o600},
+			it.Entry{Name: "c", Content: bytes.Repeat([]byte("x"), 500)},
+			it.File("d", 10),
+			it.Dir("o"), it.Opaque("o"), it.File("o/new", 5),
+			it.File("twice", 40), it.File("twice", 50),
+		)),
+	)
+	a := analyze(t, img)
+	want := map[Cause]int64{RemovedLater: 1000 + 300 + 400 + 70, RewrittenUnchanged: 2000, Replaced: 500}
+	for _, c := range Causes {
+		if a.Hidden.ByCause[c] != want[c] {
+			t.Errorf("%s: %d bytes, want %d", c, a.Hidden.ByCause[c], want[c])
+		}
+	}
+	if a.Layers[0].Hidden != a.Hidden.Bytes || a.Layers[1].Hidden != 0 || a.Hidden.Count != 6 {
+		t.Errorf("layers %+v, %d paths", a.Layers, a.Hidden.Count)
+	}
+	if p := a.Hidden.Paths[0]; p != (HiddenPath{Path: "/b", Bytes: 2000, Cause: RewrittenUnchanged, AddedBy: 1, HiddenBy: 2}) {
+		t.Errorf("largest hidden path %+v", p)
 	}
 }
 

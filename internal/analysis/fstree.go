@@ -38,6 +38,7 @@ type inode struct {
 	linkname string // a symlink's target
 	digest   string // of a regular file's content, when asked for
 	runs     bool   // a regular file's content starts as ELF or #! does
+	sum      uint64 // a regular file's content, hashed (hash/maphash)
 }
 
 // node is one path of the merged filesystem.
@@ -50,9 +51,37 @@ type node struct {
 
 func (n *node) isDir() bool { return n.typeflag == tar.TypeDir }
 
+// bytes is what a path counts for in Image.Size: its tar entry's size,
+// and a symlink's target length.
+func (n *node) bytes() int64 {
+	if n.typeflag == tar.TypeSymlink {
+		return n.own + int64(len(n.linkname))
+	}
+	return n.own
+}
+
 // fsTree is the merged filesystem being assembled.
 type fsTree struct {
 	root node
+	// counter, when not nil, is told of every path a layer hides, with
+	// the cause, before it is gone: see hidden.go.
+	counter *hiddenCounter
+	// rewrite is the regular file the last entry replaced with another
+	// regular file of the same size, at the path rewritePath: whether it
+	// was rewritten unchanged is known once the new content is read.
+	rewrite     *node
+	rewritePath string
+}
+
+// hidden tells t.hide of n and, for a directory, of all it holds.
+func (t *fsTree) hidden(p string, n *node, cause Cause, layer int) {
+	if t.counter == nil {
+		return
+	}
+	t.counter.hide(p, n, cause, layer)
+	for name, c := range n.children {
+		t.hidden(p+"/"+name, c, cause, layer)
+	}
 }
 
 func newFSTree() *fsTree {
@@ -115,10 +144,14 @@ func (t *fsTree) applyEntry(h *tar.Header, parts []string, layer int) (*inode, e
 	base := parts[len(parts)-1]
 	switch {
 	case base == whiteoutOpaque:
-		dir.hideBelow(layer)
+		dir.hideBelow(t, "/"+strings.Join(parts[:len(parts)-1], "/"), layer)
 		return nil, nil
 	case strings.HasPrefix(base, whiteoutPrefix):
-		delete(dir.children, strings.TrimPrefix(base, whiteoutPrefix))
+		name := strings.TrimPrefix(base, whiteoutPrefix)
+		if old, ok := dir.children[name]; ok {
+			t.hidden("/"+strings.Join(append(parts[:len(parts)-1:len(parts)-1], name), "/"), old, RemovedLater, layer)
+		}
+		delete(dir.children, name)
 		return nil, nil
 	}
 
@@ -169,8 +202,36 @@ func (t *fsTree) applyEntry(h *tar.Header, parts []string, layer int) (*inode, e
 	if h.Typeflag == tar.TypeDir {
 		n.children = map[string]*node{}
 	}
+	t.rewrite = nil
+	if old, ok := dir.children[base]; ok && !(old.layer == layer && !old.isDir()) {
+		// A name listed twice in one layer counts once in its size, the
+		// last entry: the first is no hidden byte.
+		p := "/" + strings.Join(parts, "/")
+		switch {
+		case old.isDir():
+			t.hidden(p, old, RemovedLater, layer)
+		case old.typeflag == tar.TypeReg && h.Typeflag == tar.TypeReg && old.size == h.Size:
+			t.rewrite, t.rewritePath = old, p
+		default:
+			t.hidden(p, old, Replaced, layer)
+		}
+	}
 	dir.children[base] = n
 	return in, nil
+}
+
+// rewritten settles the file the last entry replaced, now that its own
+// content is read: rewritten unchanged when the content is the same.
+func (t *fsTree) rewritten(in *inode, layer int) {
+	if t.rewrite == nil {
+		return
+	}
+	cause := Replaced
+	if in != nil && in.sum == t.rewrite.sum {
+		cause = RewrittenUnchanged
+	}
+	t.hidden(t.rewritePath, t.rewrite, cause, layer)
+	t.rewrite = nil
 }
 
 // parent returns the directory that holds the path parts, creating the
@@ -195,6 +256,9 @@ func (t *fsTree) parent(parts []string, layer int) (*node, error) {
 			}
 			next = target
 		case !ok || !next.isDir():
+			if ok {
+				t.hidden("/"+strings.Join(parts[:i+1], "/"), next, RemovedLater, layer)
+			}
 			next = &node{inode: impliedDir(), layer: layer, children: map[string]*node{}}
 			dir.children[name] = next
 		case next.layer < layer:
@@ -323,14 +387,16 @@ func last(rest []string) bool {
 	return true
 }
 
-// hideBelow removes what layers below layer put under n, keeping what
-// layer itself put there.
-func (n *node) hideBelow(layer int) {
+// hideBelow removes what layers below layer put under n, at the path p,
+// keeping what layer itself put there, and tells t of what it removes.
+func (n *node) hideBelow(t *fsTree, p string, layer int) {
+	p = strings.TrimSuffix(p, "/")
 	for name, c := range n.children {
 		if c.layer < layer {
+			t.hidden(p+"/"+name, c, RemovedLater, layer)
 			delete(n.children, name)
 		} else if c.isDir() {
-			c.hideBelow(layer)
+			c.hideBelow(t, p+"/"+name, layer)
 		}
 	}
 }

@@ -44,6 +44,7 @@ func TestWasteEdges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkHidden(t, img)
 			got := img.Waste
 			if got.Minimums != w.minimums || got.Cumulative != w.cumulative || got.WastedBytes != w.wasted {
 				t.Errorf("minimums %d, cumulative %d, wasted %d; want %d, %d, %d", got.Minimums, got.Cumulative, got.WastedBytes, w.minimums, w.cumulative, w.wasted)

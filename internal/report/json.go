@@ -44,6 +44,25 @@ type jsonImage struct {
 	Config       jsonConfig     `json:"config"`
 	Findings     []jsonFinding  `json:"findings"`
 	Waste        *jsonWaste     `json:"waste"`
+	// Hidden: the bytes the layers hold and the final filesystem does not
+	// show, by cause, as Docker assembles the layers (not dive's waste).
+	Hidden *jsonHidden `json:"hidden"`
+}
+
+type jsonHidden struct {
+	Visible int64            `json:"visible"`
+	Bytes   int64            `json:"bytes"`
+	ByCause map[string]int64 `json:"by_cause"`
+	Count   int              `json:"paths_count"`
+	Paths   []jsonHiddenPath `json:"paths"`
+}
+
+type jsonHiddenPath struct {
+	Path     string `json:"path"`
+	Bytes    int64  `json:"bytes"`
+	Cause    string `json:"cause"`
+	AddedBy  int    `json:"added_by_layer"`
+	HiddenBy int    `json:"hidden_by_layer"`
 }
 
 type jsonWaste struct {
@@ -95,6 +114,8 @@ type jsonLayer struct {
 	// SameBlobAs, from 1, is the lower layer whose blob this one is: the
 	// image's compressed size counts it there.
 	SameBlobAs int `json:"same_blob_as,omitempty"`
+	// Hidden is how many of its bytes later layers hide.
+	Hidden int64 `json:"hidden"`
 }
 
 type jsonFile struct {
@@ -151,7 +172,7 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonCompressedCut{c.Percent, c.Factor, sameSource(images[0], img)}}
 		}
 		for _, l := range img.Layers {
-			j.Layers = append(j.Layers, jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy, l.SameBlobAs})
+			j.Layers = append(j.Layers, jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy, l.SameBlobAs, l.Hidden})
 		}
 		for _, f := range img.Largest {
 			j.Largest = append(j.Largest, jsonFile(f))
@@ -172,6 +193,14 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			}
 			for _, p := range img.Waste.Paths {
 				j.Waste.Paths = append(j.Waste.Paths, jsonWastedPath(p))
+			}
+			h := img.Hidden
+			j.Hidden = &jsonHidden{h.Visible, h.Bytes, map[string]int64{}, h.Count, []jsonHiddenPath{}}
+			for _, c := range analysis.Causes {
+				j.Hidden.ByCause[string(c)] = h.ByCause[c]
+			}
+			for _, p := range h.Paths {
+				j.Hidden.Paths = append(j.Hidden.Paths, jsonHiddenPath{p.Path, p.Bytes, string(p.Cause), p.AddedBy, p.HiddenBy})
 			}
 		}
 		doc.Images = append(doc.Images, j)

@@ -258,14 +258,15 @@ func Table(w io.Writer, images []*analysis.Image) error {
 			fmt.Fprintf(w, "  size %s, compressed %s (%s)\n", size.Exact(img.Size), size.Exact(img.CompressedSize), compression(img))
 			fmt.Fprintf(w, "  efficiency %s, wasted %s, %s\n",
 				efficiency(img), size.Exact(img.Waste.WastedBytes), wastedShare(img))
+			fmt.Fprintf(w, "  hidden %s\n", hiddenLine(img))
 		}
 		fmt.Fprintf(w, "  user %s, command %q, ports %s, healthcheck %s\n",
 			user(img), command(img), orNone(strings.Join(img.Ports, " ")), orNone(strings.Join(img.Healthcheck, " ")))
 		fmt.Fprintf(w, "  labels %s\n", labels(img))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  LAYER\tSIZE\tCOMPRESSED\tFILES\t  CREATED BY")
+		fmt.Fprintln(tw, "  LAYER\tSIZE\tCOMPRESSED\tFILES\tHIDDEN LATER\t  CREATED BY")
 		for i, l := range img.Layers {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t  %s\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), truncate(l.CreatedBy, 70))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t  %s\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), known(img, size.Format(l.Hidden)), truncate(l.CreatedBy, 70))
 		}
 		tw.Flush()
 		if n := sameBlobs(img); n != "" {
@@ -281,6 +282,12 @@ func Table(w io.Writer, images []*analysis.Image) error {
 			fmt.Fprintln(w, "  most wasted paths:")
 			for _, p := range img.Waste.Paths {
 				fmt.Fprintf(w, "    %9s  %d refs  %s\n", size.Format(p.Size), p.References, p.Path)
+			}
+		}
+		if len(img.Hidden.Paths) > 0 {
+			fmt.Fprintln(w, "  largest hidden paths:")
+			for _, p := range img.Hidden.Paths {
+				fmt.Fprintf(w, "    %9s  %s  %s (layer %d, hidden by layer %d)\n", size.Format(p.Bytes), p.Cause, p.Path, p.AddedBy, p.HiddenBy)
 			}
 		}
 		writeFindings(w, img, "  ")
@@ -385,10 +392,10 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		fmt.Fprintf(w, "\n### `%s`\n\n", strings.ReplaceAll(img.Name, "`", "'"))
 		fmt.Fprintf(w, "%s image, %s, user %s, command `%s`, ports %s, healthcheck %s.\n\n",
 			img.Source, platform(img), mdEscape(user(img)), command(img), orNone(strings.Join(img.Ports, " ")), mdCode(strings.Join(img.Healthcheck, " ")))
-		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Created by |")
-		fmt.Fprintln(w, "|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Hidden later | Created by |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---|")
 		for i, l := range img.Layers {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), mdCode(truncate(l.CreatedBy, 90)))
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), known(img, size.Format(l.Hidden)), mdCode(truncate(l.CreatedBy, 90)))
 		}
 		// A blank line ends the table: GitHub takes a line right after one
 		// for another row.
@@ -401,6 +408,7 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		} else {
 			fmt.Fprintf(w, "Efficiency %s, wasted %s (%s).\n",
 				efficiency(img), size.Exact(img.Waste.WastedBytes), wastedShare(img))
+			fmt.Fprintf(w, "\nHidden: %s.\n", mdEscape(hiddenLine(img)))
 		}
 		if len(img.Waste.Paths) > 0 {
 			fmt.Fprintln(w)
@@ -469,4 +477,20 @@ func sameBlobs(img *analysis.Image) string {
 		return ""
 	}
 	return fmt.Sprintf("Same blob (layer %s): stored and downloaded once, so the compressed size counts it once; the size counts it at each place, as Docker does.", strings.Join(same, ", "))
+}
+
+// hiddenLine says how many bytes the layers hold that the final
+// filesystem does not show, by cause.
+func hiddenLine(img *analysis.Image) string {
+	h := img.Hidden
+	if h.Bytes == 0 {
+		return "0 B: every byte of the layers is in the final filesystem"
+	}
+	var parts []string
+	for _, c := range analysis.Causes {
+		if b := h.ByCause[c]; b > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", c, size.Format(b)))
+		}
+	}
+	return fmt.Sprintf("%s of the layers, not in the final filesystem (%d paths): %s", size.Exact(h.Bytes), h.Count, strings.Join(parts, ", "))
 }

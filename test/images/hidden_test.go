@@ -1,0 +1,137 @@
+package images
+
+import (
+	"archive/tar"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rastringer/docker_multistage/test/dockertest"
+)
+
+// engineFiles are the files the Docker engine puts into every container
+// itself (its init layer): docker export shows them, the image does not
+// hold them. /etc/mtab is a symlink to /proc/mounts, 12 bytes as Size
+// counts it.
+var engineFiles = map[string]bool{".dockerenv": true, "etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true, "etc/mtab": true}
+
+// exportedBytes is the size of a container's filesystem as docker export
+// gives it, counted as docker image inspect counts Size: each file once
+// (a hard link adds nothing), a symlink as its target's length; the
+// engine's own files left out.
+func exportedBytes(t *testing.T, image string) int64 {
+	t.Helper()
+	id := strings.TrimSpace(dockertest.Docker(t, "create", image))
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", id) })
+	cmd := exec.Command("docker", "export", id)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	tr := tar.NewReader(out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if engineFiles[strings.TrimPrefix(filepath.Clean(h.Name), "/")] {
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeReg:
+			n += h.Size
+		case tar.TypeSymlink:
+			n += int64(len(h.Linkname))
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestHiddenLikeDocker builds with the Docker engine an image whose layers
+// hide bytes each way (a file copied then chown -R'd, a file written then
+// removed, a file written then overwritten), and checks imgcompare's
+// hidden bytes against the engine's own figures: docker image inspect's
+// Size less the size of what docker export gives for a container of it.
+func TestHiddenLikeDocker(t *testing.T) {
+	dockertest.BuildImages(t)
+	dir := t.TempDir()
+	big := make([]byte, 5<<20)
+	for i := range big {
+		big[i] = byte(i * 7 % 251)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := "FROM " + rootImage + "\n" +
+		"COPY big /data/big\n" +
+		"RUN chown -R 1000 /data\n" +
+		"RUN head -c 300000 /data/big > /tmp/scratch && echo built\n" +
+		"RUN rm /tmp/scratch && head -c 1000 /data/big > /etc/motd2\n" +
+		"RUN head -c 2000 /data/big > /etc/motd2\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const tag = "imgcompare-test/hidden:latest"
+	dockertest.Docker(t, "build", "-q", "--network", "host", "-t", tag, dir)
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
+
+	size, err := strconv.ParseInt(strings.TrimSpace(dockertest.Docker(t, "image", "inspect", "-f", "{{.Size}}", tag)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := exportedBytes(t, tag)
+	stdout, stderr, code := imgcompare(t, "-o", "json", "--largest", "20", "docker-daemon:"+tag)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	type hiddenPath struct {
+		Path  string
+		Bytes int64
+		Cause string
+	}
+	doc := parseJSON[struct {
+		Images []struct {
+			Size   struct{ Uncompressed int64 }
+			Hidden struct {
+				Visible, Bytes int64
+				ByCause        map[string]int64 `json:"by_cause"`
+				Paths          []hiddenPath
+			}
+		}
+	}](t, stdout)
+	img := doc.Images[0]
+	t.Logf("docker image inspect %d, docker export %d: %d hidden; imgcompare: size %d, visible %d, hidden %d %v",
+		size, exported, size-exported, img.Size.Uncompressed, img.Hidden.Visible, img.Hidden.Bytes, img.Hidden.ByCause)
+	if img.Size.Uncompressed != size || img.Hidden.Visible != exported || img.Hidden.Bytes != size-exported {
+		t.Errorf("imgcompare's hidden %d bytes (visible %d), the engine's %d (export %d)", img.Hidden.Bytes, img.Hidden.Visible, size-exported, exported)
+	}
+	want := map[string]int64{"rewritten unchanged": 5 << 20, "removed later": 300000, "replaced": 1000}
+	for cause, b := range want {
+		if img.Hidden.ByCause[cause] != b {
+			t.Errorf("%s: %d bytes, want %d", cause, img.Hidden.ByCause[cause], b)
+		}
+	}
+	found := map[hiddenPath]bool{}
+	for _, p := range img.Hidden.Paths {
+		found[p] = true
+	}
+	for _, p := range []hiddenPath{{"/data/big", 5 << 20, "rewritten unchanged"}, {"/tmp/scratch", 300000, "removed later"}, {"/etc/motd2", 1000, "replaced"}} {
+		if !found[p] {
+			t.Errorf("%+v not among the hidden paths %+v", p, img.Hidden.Paths)
+		}
+	}
+}
