@@ -75,6 +75,9 @@ type Image struct {
 	// Hidden accounts for the bytes the layers hold and the final
 	// filesystem does not show, by cause.
 	Hidden Hidden
+	// Reclaimable is what the final filesystem holds that the image need
+	// not ship, largest first: visible bytes, neither hidden nor waste.
+	Reclaimable []Reclaimable
 }
 
 // Layer is one layer of an image, bottom first.
@@ -263,6 +266,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	out.Waste = waste.result(opts.Largest)
 	byLayer := make([]int64, len(out.Layers))
 	out.Hidden = hidden.result(fs, opts.Largest, byLayer)
+	out.Reclaimable = reclaimable(fs)
 	for i := range out.Layers {
 		out.Layers[i].Hidden = byLayer[i]
 	}

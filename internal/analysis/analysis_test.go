@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -152,6 +153,50 @@ func TestHiddenByCause(t *testing.T) {
 	}
 	if p := a.Hidden.Paths[0]; p != (HiddenPath{Path: "/b", Bytes: 2000, Cause: RewrittenUnchanged, AddedBy: 1, HiddenBy: 2}) {
 		t.Errorf("largest hidden path %+v", p)
+	}
+}
+
+// TestReclaimable finds what an image need not ship, by kind, with the
+// layer that wrote it: package indexes and caches, temporary files, a Go
+// toolchain, a C compiler, headers and static libraries.
+func TestReclaimable(t *testing.T) {
+	exe, file := it.Executable, it.File
+	img := it.Image(t, v1.Config{},
+		it.By("FROM golang", it.Layer(t,
+			exe("usr/local/go/bin/go", 1000), exe("usr/local/go/pkg/tool/linux_amd64/compile", 500), file("usr/local/go/src/fmt/print.go", 20),
+			exe("usr/bin/x86_64-linux-gnu-gcc-12", 40), it.Symlink("usr/bin/gcc-12", "x86_64-linux-gnu-gcc-12"),
+			file("usr/lib/gcc/x86_64-linux-gnu/12/cc1", 700), file("usr/include/stdio.h", 5),
+			file("usr/lib/x86_64-linux-gnu/libc.a", 300), file("usr/lib/x86_64-linux-gnu/libc.so.6", 900),
+		)),
+		it.By("RUN apt-get install", it.Layer(t,
+			file("var/lib/apt/lists/deb.debian.org_Packages", 100), file("var/cache/apt/archives/curl.deb", 200),
+			file("root/.cache/pip/http/a", 50), file("root/.npm/_cacache/index", 30), file("tmp/build.log", 10),
+			file("root/go/pkg/mod/cache/download/x.zip", 60), file("root/.cache/go-build/00/a", 70), file("home/app/.cache/other", 8),
+			file("app", 4000),
+		)),
+	)
+	a := analyze(t, img)
+	var got []string
+	for _, r := range a.Reclaimable {
+		got = append(got, fmt.Sprintf("%s %s %d %d %d", r.Kind, r.Path, r.Bytes, r.Files, r.Layer))
+	}
+	want := []string{
+		"Go toolchain /usr/local/go 1520 3 1",
+		"C toolchain /usr/lib/gcc 700 1 1",
+		"static libraries /usr/lib/x86_64-linux-gnu 300 1 1",
+		"apt archives /var/cache/apt 200 1 2",
+		"apt lists /var/lib/apt/lists 100 1 2",
+		"Go build cache /root/.cache/go-build 70 1 2",
+		"C toolchain /usr/bin 63 2 1",
+		"Go module cache /root/go/pkg/mod 60 1 2",
+		"pip cache /root/.cache/pip 50 1 2",
+		"npm cache /root/.npm 30 1 2",
+		"temporary files /tmp 10 1 2",
+		"user cache /home/app/.cache 8 1 2",
+		"headers /usr/include 5 1 1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("reclaimable:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -47,6 +47,17 @@ type jsonImage struct {
 	// Hidden: the bytes the layers hold and the final filesystem does not
 	// show, by cause, as Docker assembles the layers (not dive's waste).
 	Hidden *jsonHidden `json:"hidden"`
+	// Reclaimable: what the final filesystem holds that the image need
+	// not ship (caches, temporary files, a toolchain), largest first.
+	Reclaimable []jsonReclaimable `json:"reclaimable"`
+}
+
+type jsonReclaimable struct {
+	Kind  string `json:"kind"`
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+	Files int    `json:"files"`
+	Layer int    `json:"layer"`
 }
 
 type jsonHidden struct {
@@ -201,6 +212,10 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			}
 			for _, p := range h.Paths {
 				j.Hidden.Paths = append(j.Hidden.Paths, jsonHiddenPath{p.Path, p.Bytes, string(p.Cause), p.AddedBy, p.HiddenBy})
+			}
+			j.Reclaimable = []jsonReclaimable{}
+			for _, r := range img.Reclaimable {
+				j.Reclaimable = append(j.Reclaimable, jsonReclaimable(r))
 			}
 		}
 		doc.Images = append(doc.Images, j)

@@ -284,6 +284,12 @@ func Table(w io.Writer, images []*analysis.Image) error {
 				fmt.Fprintf(w, "    %9s  %d refs  %s\n", size.Format(p.Size), p.References, p.Path)
 			}
 		}
+		if len(img.Reclaimable) > 0 {
+			fmt.Fprintln(w, "  reclaimable (visible, not needed to run):")
+			for _, r := range img.Reclaimable[:min(len(img.Reclaimable), 10)] {
+				fmt.Fprintf(w, "    %9s  %s  %s (%d files, mostly layer %d)\n", size.Format(r.Bytes), r.Kind, r.Path, r.Files, r.Layer)
+			}
+		}
 		if len(img.Hidden.Paths) > 0 {
 			fmt.Fprintln(w, "  largest hidden paths:")
 			for _, p := range img.Hidden.Paths {
@@ -409,6 +415,13 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 			fmt.Fprintf(w, "Efficiency %s, wasted %s (%s).\n",
 				efficiency(img), size.Exact(img.Waste.WastedBytes), wastedShare(img))
 			fmt.Fprintf(w, "\nHidden: %s.\n", mdEscape(hiddenLine(img)))
+			if len(img.Reclaimable) > 0 {
+				var parts []string
+				for _, r := range img.Reclaimable[:min(len(img.Reclaimable), 10)] {
+					parts = append(parts, fmt.Sprintf("%s %s `%s`", size.Format(r.Bytes), r.Kind, strings.ReplaceAll(r.Path, "`", "'")))
+				}
+				fmt.Fprintf(w, "\nReclaimable (visible, not needed to run): %s.\n", strings.Join(parts, ", "))
+			}
 		}
 		if len(img.Waste.Paths) > 0 {
 			fmt.Fprintln(w)

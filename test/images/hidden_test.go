@@ -135,3 +135,39 @@ func TestHiddenLikeDocker(t *testing.T) {
 		}
 	}
 }
+
+// TestReclaimableLikeContainer reads the single-stage image's reclaimable
+// bytes (its Go toolchain and build cache) and counts each directory's
+// bytes inside a container of the image, as its own find and wc see them.
+func TestReclaimableLikeContainer(t *testing.T) {
+	dockertest.BuildImages(t)
+	stdout, stderr, code := imgcompare(t, "-o", "json", "docker-daemon:"+dockertest.SingleStage)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	doc := parseJSON[struct {
+		Images []struct {
+			Size        struct{ Uncompressed int64 }
+			Reclaimable []struct {
+				Kind, Path string
+				Bytes      int64
+			}
+		}
+	}](t, stdout)
+	img := doc.Images[0]
+	kinds := map[string]string{}
+	var total int64
+	for _, r := range img.Reclaimable {
+		kinds[r.Kind] = r.Path
+		total += r.Bytes
+		out := dockertest.Docker(t, "run", "--rm", "--network", "none", "--entrypoint", "sh", dockertest.SingleStage,
+			"-c", "find "+r.Path+" -type f -exec cat {} + | wc -c")
+		if got, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64); err != nil || got != r.Bytes {
+			t.Errorf("%s %s: %d bytes, the container counts %s", r.Kind, r.Path, r.Bytes, out)
+		}
+	}
+	if kinds["Go toolchain"] != "/usr/local/go" || kinds["Go build cache"] != "/root/.cache/go-build" {
+		t.Errorf("reclaimable %+v: want the Go toolchain in /usr/local/go and the build cache", img.Reclaimable)
+	}
+	t.Logf("reclaimable %d of %d bytes (%.1f%%): %+v", total, img.Size.Uncompressed, 100*float64(total)/float64(img.Size.Uncompressed), img.Reclaimable)
+}
