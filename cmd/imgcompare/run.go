@@ -17,6 +17,7 @@ import (
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
 	"github.com/rastringer/docker_multistage/internal/budget"
+	"github.com/rastringer/docker_multistage/internal/dockerfile"
 	"github.com/rastringer/docker_multistage/internal/report"
 	"github.com/rastringer/docker_multistage/internal/size"
 	"github.com/rastringer/docker_multistage/internal/source"
@@ -92,6 +93,8 @@ type options struct {
 	insecure     bool
 	manifestOnly bool
 	allPlatforms bool
+	dockerfile   string // --dockerfile: names each layer's line
+	target       string // --target: its stage
 	version      bool
 	progress     string // auto, always or never
 	rules        budget.Rules
@@ -150,6 +153,8 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	fs.BoolVar(&o.manifestOnly, "manifest-only", false, "read only the manifest and config, no layer: compressed size, layers, platform, user, command, labels (sources that store compressed layers)")
 	addProgressFlags(fs, o)
 	fs.BoolVar(&o.version, "version", false, "print the version, the commit it was built from and the Go version, and exit")
+	fs.StringVar(&o.dockerfile, "dockerfile", "", "name each layer's line of this `Dockerfile` (its last stage, or --target's), matched to the layers' history")
+	fs.StringVar(&o.target, "target", "", "the `stage` of --dockerfile the image was built from (default: the last)")
 	fs.BoolVar(&o.allPlatforms, "all-platforms", false, "compare every platform of a multi-platform image, one row each")
 	fs.BoolVar(&o.exact, "exact-compressed", false, "compute the compressed size of layers stored uncompressed exactly (gzip level 6) rather than estimate it")
 	fs.Func("max-size", "fail when an image's uncompressed `size` exceeds this (8MB, 6.5MiB)", func(s string) (err error) {
@@ -388,7 +393,35 @@ func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr
 	if opened.Platform != "" {
 		img.Name += " [" + opened.Platform + "]"
 	}
+	nameLines(img, o, stderr)
 	return img, nil
+}
+
+// nameLines gives each layer the instruction its history names and, with
+// --dockerfile, its Dockerfile line; a Dockerfile that does not match the
+// image is said on stderr, and the layers keep their history.
+func nameLines(img *analysis.Image, o *options, stderr io.Writer) {
+	createdBy := make([]string, len(img.Layers))
+	for i := range img.Layers {
+		l := &img.Layers[i]
+		createdBy[i] = l.CreatedBy
+		if keyword, rest := dockerfile.Instruction(l.CreatedBy); keyword != "" {
+			l.Instruction = strings.TrimSpace(keyword + " " + rest)
+		}
+	}
+	if o.dockerfile == "" {
+		return
+	}
+	lines, err := dockerfile.Match(o.dockerfile, o.target, createdBy)
+	if err != nil {
+		fmt.Fprintf(stderr, "imgcompare: %s: --dockerfile: %v; the layers are named by their history\n", img.Name, err)
+		return
+	}
+	for i, line := range lines {
+		if line.Line > 0 {
+			img.Layers[i].Dockerfile, img.Layers[i].Line, img.Layers[i].Instruction = line.File, line.Line, line.Text
+		}
+	}
 }
 
 // progress shows how far the reading of an image is, on stderr: the

@@ -87,6 +87,11 @@ type Layer struct {
 	CompressedSize int64
 	Files          int // regular files the layer adds or replaces
 	CreatedBy      string
+	// Instruction is the instruction that made the layer, as its history
+	// or the Dockerfile (Dockerfile, Line) names it; set by the caller.
+	Instruction string
+	Dockerfile  string
+	Line        int
 	// Hidden is how many of its bytes later layers hide.
 	Hidden int64
 	// SameBlobAs, from 1, is the lower layer whose blob this layer is

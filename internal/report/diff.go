@@ -257,7 +257,7 @@ func layerJSON(l *analysis.Layer) *jsonLayer {
 	if l == nil {
 		return nil
 	}
-	return &jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy, l.SameBlobAs, l.Hidden}
+	return new(jsonLayerOf(*l))
 }
 
 func diffJSON(w io.Writer, r *diff.Result) error {

@@ -127,6 +127,15 @@ type jsonLayer struct {
 	SameBlobAs int `json:"same_blob_as,omitempty"`
 	// Hidden is how many of its bytes later layers hide.
 	Hidden int64 `json:"hidden"`
+	// Instruction made the layer, as its history or the Dockerfile names
+	// it; Dockerfile and DockerfileLine with --dockerfile.
+	Instruction    string `json:"instruction,omitempty"`
+	Dockerfile     string `json:"dockerfile,omitempty"`
+	DockerfileLine int    `json:"dockerfile_line,omitempty"`
+}
+
+func jsonLayerOf(l analysis.Layer) jsonLayer {
+	return jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy, l.SameBlobAs, l.Hidden, l.Instruction, l.Dockerfile, l.Line}
 }
 
 type jsonFile struct {
@@ -183,7 +192,7 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonCompressedCut{c.Percent, c.Factor, sameSource(images[0], img)}}
 		}
 		for _, l := range img.Layers {
-			j.Layers = append(j.Layers, jsonLayer{l.DiffID, l.Size, l.CompressedSize, l.Files, l.CreatedBy, l.SameBlobAs, l.Hidden})
+			j.Layers = append(j.Layers, jsonLayerOf(l))
 		}
 		for _, f := range img.Largest {
 			j.Largest = append(j.Largest, jsonFile(f))

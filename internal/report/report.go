@@ -266,7 +266,7 @@ func Table(w io.Writer, images []*analysis.Image) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "  LAYER\tSIZE\tCOMPRESSED\tFILES\tHIDDEN LATER\t  CREATED BY")
 		for i, l := range img.Layers {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t  %s\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), known(img, size.Format(l.Hidden)), truncate(l.CreatedBy, 70))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t  %s\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), known(img, size.Format(l.Hidden)), truncate(madeBy(l), 70))
 		}
 		tw.Flush()
 		if n := sameBlobs(img); n != "" {
@@ -287,13 +287,13 @@ func Table(w io.Writer, images []*analysis.Image) error {
 		if len(img.Reclaimable) > 0 {
 			fmt.Fprintln(w, "  reclaimable (visible, not needed to run):")
 			for _, r := range img.Reclaimable[:min(len(img.Reclaimable), 10)] {
-				fmt.Fprintf(w, "    %9s  %s  %s (%d files, mostly layer %d)\n", size.Format(r.Bytes), r.Kind, r.Path, r.Files, r.Layer)
+				fmt.Fprintf(w, "    %9s  %s  %s (%d files, mostly layer %s)\n", size.Format(r.Bytes), r.Kind, r.Path, r.Files, layerRef(img, r.Layer))
 			}
 		}
 		if len(img.Hidden.Paths) > 0 {
 			fmt.Fprintln(w, "  largest hidden paths:")
 			for _, p := range img.Hidden.Paths {
-				fmt.Fprintf(w, "    %9s  %s  %s (layer %d, hidden by layer %d)\n", size.Format(p.Bytes), p.Cause, p.Path, p.AddedBy, p.HiddenBy)
+				fmt.Fprintf(w, "    %9s  %s  %s (layer %s, hidden by layer %s)\n", size.Format(p.Bytes), p.Cause, p.Path, layerRef(img, p.AddedBy), layerRef(img, p.HiddenBy))
 			}
 		}
 		writeFindings(w, img, "  ")
@@ -401,7 +401,7 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 		fmt.Fprintln(w, "| Layer | Size | Compressed | Files | Hidden later | Created by |")
 		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---|")
 		for i, l := range img.Layers {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), known(img, size.Format(l.Hidden)), mdCode(truncate(l.CreatedBy, 90)))
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n", i+1, known(img, size.Format(l.Size)), layerCompressed(l), known(img, fmt.Sprint(l.Files)), known(img, size.Format(l.Hidden)), mdCode(truncate(madeBy(l), 90)))
 		}
 		// A blank line ends the table: GitHub takes a line right after one
 		// for another row.
@@ -506,4 +506,26 @@ func hiddenLine(img *analysis.Image) string {
 		}
 	}
 	return fmt.Sprintf("%s of the layers, not in the final filesystem (%d paths): %s", size.Exact(h.Bytes), h.Count, strings.Join(parts, ", "))
+}
+
+// madeBy names what made a layer: its Dockerfile line, or the
+// instruction its history names, or the history as written.
+func madeBy(l analysis.Layer) string {
+	switch {
+	case l.Line > 0:
+		return fmt.Sprintf("%s:%d %s", l.Dockerfile, l.Line, l.Instruction)
+	case l.Instruction != "":
+		return l.Instruction
+	}
+	return l.CreatedBy
+}
+
+// layerRef names layer n (from 1) and its Dockerfile line, if known.
+func layerRef(img *analysis.Image, n int) string {
+	if n >= 1 && n <= len(img.Layers) {
+		if l := img.Layers[n-1]; l.Line > 0 {
+			return fmt.Sprintf("%d, %s:%d", n, l.Dockerfile, l.Line)
+		}
+	}
+	return fmt.Sprint(n)
 }

@@ -19,11 +19,9 @@ import (
 // counts it.
 var engineFiles = map[string]bool{".dockerenv": true, "etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true, "etc/mtab": true}
 
-// exportedBytes is the size of a container's filesystem as docker export
-// gives it, counted as docker image inspect counts Size: each file once
-// (a hard link adds nothing), a symlink as its target's length; the
-// engine's own files left out.
-func exportedBytes(t *testing.T, image string) int64 {
+// eachExported calls fn for each entry of what docker export gives for a
+// container of image: the filesystem the engine assembles.
+func eachExported(t *testing.T, image string, fn func(h *tar.Header)) {
 	t.Helper()
 	id := strings.TrimSpace(dockertest.Docker(t, "create", image))
 	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", id) })
@@ -35,7 +33,6 @@ func exportedBytes(t *testing.T, image string) int64 {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var n int64
 	tr := tar.NewReader(out)
 	for {
 		h, err := tr.Next()
@@ -45,8 +42,23 @@ func exportedBytes(t *testing.T, image string) int64 {
 		if err != nil {
 			t.Fatal(err)
 		}
+		fn(h)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exportedBytes is the size of a container's filesystem as docker export
+// gives it, counted as docker image inspect counts Size: each file once
+// (a hard link adds nothing), a symlink as its target's length; the
+// engine's own files left out.
+func exportedBytes(t *testing.T, image string) int64 {
+	t.Helper()
+	var n int64
+	eachExported(t, image, func(h *tar.Header) {
 		if engineFiles[strings.TrimPrefix(filepath.Clean(h.Name), "/")] {
-			continue
+			return
 		}
 		switch h.Typeflag {
 		case tar.TypeReg:
@@ -54,10 +66,7 @@ func exportedBytes(t *testing.T, image string) int64 {
 		case tar.TypeSymlink:
 			n += int64(len(h.Linkname))
 		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return n
 }
 
@@ -88,6 +97,16 @@ func TestHiddenLikeDocker(t *testing.T) {
 	const tag = "imgcompare-test/hidden:latest"
 	dockertest.Docker(t, "build", "-q", "--network", "host", "-t", tag, dir)
 	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
+	checkDockerfileLines(t, tag, filepath.Join(dir, "Dockerfile"))
+	// The classic builder writes its history otherwise: the same lines.
+	const classic = "imgcompare-test/hidden:classic"
+	cmd := exec.Command("docker", "build", "-q", "--network", "host", "-t", classic, dir)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build with the classic builder: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", classic) })
+	checkDockerfileLines(t, classic, filepath.Join(dir, "Dockerfile"))
 
 	size, err := strconv.ParseInt(strings.TrimSpace(dockertest.Docker(t, "image", "inspect", "-f", "{{.Size}}", tag)), 10, 64)
 	if err != nil {
@@ -133,6 +152,46 @@ func TestHiddenLikeDocker(t *testing.T) {
 		if !found[p] {
 			t.Errorf("%+v not among the hidden paths %+v", p, img.Hidden.Paths)
 		}
+	}
+}
+
+// checkDockerfileLines reads the image TestHiddenLikeDocker builds with
+// --dockerfile: each of its own layers names its line, the hidden paths
+// name the lines that wrote and hid them; another stage's Dockerfile is
+// said not to match, and the layers keep their history.
+func checkDockerfileLines(t *testing.T, image, file string) {
+	t.Helper()
+	stdout, stderr, code := imgcompare(t, "-o", "json", "--dockerfile", file, "docker-daemon:"+image)
+	if code != 0 || stderr != "" {
+		t.Fatalf("--dockerfile: exit %d: %s", code, stderr)
+	}
+	doc := parseJSON[struct {
+		Images []struct {
+			Layers []struct {
+				Instruction    string
+				DockerfileLine int `json:"dockerfile_line"`
+			}
+		}
+	}](t, stdout)
+	var got []string
+	for _, l := range doc.Images[0].Layers {
+		got = append(got, strconv.Itoa(l.DockerfileLine)+" "+l.Instruction)
+	}
+	want := "0 |2 COPY big /data/big|3 RUN chown -R 1000 /data|4 RUN head -c 300000 /data/big > /tmp/scratch && echo built|5 RUN rm /tmp/scratch && head -c 1000 /data/big > /etc/motd2|6 RUN head -c 2000 /data/big > /etc/motd2"
+	if strings.Join(got, "|") != want {
+		t.Errorf("%s: layers\n%s\nwant\n%s", image, strings.Join(got, "|"), want)
+	}
+	text, _, _ := imgcompare(t, "--dockerfile", file, "docker-daemon:"+image)
+	if !strings.Contains(text, "rewritten unchanged  /data/big (layer 2, "+file+":2, hidden by layer 3, "+file+":3)") {
+		t.Errorf("%s: the hidden path does not name its lines:\n%s", image, text)
+	}
+	other := filepath.Join(t.TempDir(), "Dockerfile")
+	if err := os.WriteFile(other, []byte("FROM scratch\nCOPY big /big\nRUN true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = imgcompare(t, "--dockerfile", other, "docker-daemon:"+image)
+	if code != 0 || !strings.Contains(stderr, "does not match the image: layer 5 was made by RUN where the Dockerfile has COPY at line 2") {
+		t.Errorf("%s: another Dockerfile: exit %d, stderr %q", image, code, stderr)
 	}
 }
 

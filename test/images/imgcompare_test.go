@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -228,33 +226,15 @@ func TestThroughSymlinkLikeDocker(t *testing.T) {
 	it.DockerSave(t, tarball, []string{tag}, img)
 	dockertest.Docker(t, "load", "-q", "-i", tarball)
 	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
-	ctr := strings.TrimSpace(dockertest.Docker(t, "create", tag))
-	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", ctr) })
-	export := filepath.Join(dir, "rootfs.tar")
-	dockertest.Docker(t, "export", "-o", export, ctr)
-
-	f, err := os.Open(export)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var dockerSetuid []string
 	types := map[string]byte{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachExported(t, tag, func(h *tar.Header) {
 		p := "/" + strings.TrimSuffix(path.Clean(h.Name), "/")
 		types[p] = h.Typeflag
 		if h.Mode&0o4000 != 0 && (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeLink) {
 			dockerSetuid = append(dockerSetuid, p)
 		}
-	}
+	})
 	if got, want := strings.Join(sorted(dockerSetuid), " "), "/copy /usr/bin/su2 /usr/bin/tool /usr/bin/tool2"; got != want {
 		t.Fatalf("Docker made %q setuid, not %q: the test's premise is wrong", got, want)
 	}
