@@ -182,6 +182,15 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		o.rules.MaxWastedShare, err = budget.ParseFraction(s, true)
 		return err
 	})
+	fs.Func("max-reclaimable", "fail when what an image's build could give back (hidden and reclaimable bytes, see what to change) exceeds this `size` or share of its size (50MB, 10%)", func(s string) (err error) {
+		if strings.HasSuffix(strings.TrimSpace(s), "%") {
+			o.rules.MaxReclaimableShare, err = budget.ParseFraction(s, false)
+			return err
+		}
+		n, err := size.ParseOrZero(s)
+		o.rules.MaxReclaimable = &n
+		return err
+	})
 	fs.Func("forbid", "fail when an image has any of these `findings`: "+analysis.KindNames(), func(s string) (err error) {
 		o.rules.Forbid, err = budget.ParseForbid(s)
 		return err
@@ -220,7 +229,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		return nil, usageError("-largest %d: want zero or more", o.largest)
 	}
 	if o.manifestOnly && (o.rules.MaxSize > 0 || o.rules.MinReduction != 0 || o.rules.MinEfficiency != nil || o.rules.MaxWastedBytes != nil ||
-		o.rules.MaxWastedShare != nil || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
+		o.rules.MaxWastedShare != nil || o.rules.MaxReclaimable != nil || o.rules.MaxReclaimableShare != nil || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
 		return nil, usageError("--manifest-only reads no layer: only --max-compressed-size and --forbid root can be checked")
 	}
 	if o.allPlatforms && o.platform != nil {
@@ -394,23 +403,20 @@ func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr
 		img.Name += " [" + opened.Platform + "]"
 	}
 	nameLines(img, o, stderr)
+	img.Advice = analysis.Advise(img)
 	return img, nil
 }
 
-// nameLines gives each layer the instruction its history names and, with
-// --dockerfile, its Dockerfile line; a Dockerfile that does not match the
-// image is said on stderr, and the layers keep their history.
+// nameLines gives each layer, with --dockerfile, its Dockerfile line; a
+// Dockerfile that does not match the image is said on stderr, and the
+// layers keep the instructions their history names.
 func nameLines(img *analysis.Image, o *options, stderr io.Writer) {
-	createdBy := make([]string, len(img.Layers))
-	for i := range img.Layers {
-		l := &img.Layers[i]
-		createdBy[i] = l.CreatedBy
-		if keyword, rest := dockerfile.Instruction(l.CreatedBy); keyword != "" {
-			l.Instruction = strings.TrimSpace(keyword + " " + rest)
-		}
-	}
 	if o.dockerfile == "" {
 		return
+	}
+	createdBy := make([]string, len(img.Layers))
+	for i, l := range img.Layers {
+		createdBy[i] = l.CreatedBy
 	}
 	lines, err := dockerfile.Match(o.dockerfile, o.target, createdBy)
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/rastringer/docker_multistage/internal/ctxio"
+	"github.com/rastringer/docker_multistage/internal/dockerfile"
 )
 
 // Image is what Analyze learns about one image.
@@ -78,6 +79,9 @@ type Image struct {
 	// Reclaimable is what the final filesystem holds that the image need
 	// not ship, largest first: visible bytes, neither hidden nor waste.
 	Reclaimable []Reclaimable
+	// Advice says what to change, largest first (see Advise): from the
+	// history's instructions, again once a Dockerfile names them.
+	Advice []Advice
 }
 
 // Layer is one layer of an image, bottom first.
@@ -88,7 +92,7 @@ type Layer struct {
 	Files          int // regular files the layer adds or replaces
 	CreatedBy      string
 	// Instruction is the instruction that made the layer, as its history
-	// or the Dockerfile (Dockerfile, Line) names it; set by the caller.
+	// names it, or the Dockerfile (Dockerfile, Line) once matched.
 	Instruction string
 	Dockerfile  string
 	Line        int
@@ -212,6 +216,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		}
 		done(i)
 		l.CreatedBy = createdBy[i]
+		l.Instruction = instructionOf(createdBy[i])
 		out.Layers = append(out.Layers, l)
 		read += l.stream
 	}
@@ -272,6 +277,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	byLayer := make([]int64, len(out.Layers))
 	out.Hidden = hidden.result(fs, opts.Largest, byLayer)
 	out.Reclaimable = reclaimable(fs)
+	out.Advice = Advise(out)
 	for i := range out.Layers {
 		out.Layers[i].Hidden = byLayer[i]
 	}
@@ -286,7 +292,7 @@ func manifestOnly(out *Image, layers []v1.Layer, diffIDs []v1.Hash, createdBy []
 		if err != nil {
 			return nil, layerError(diffIDs, i, err)
 		}
-		out.Layers = append(out.Layers, Layer{DiffID: diffIDs[i].String(), CompressedSize: n, CreatedBy: createdBy[i]})
+		out.Layers = append(out.Layers, Layer{DiffID: diffIDs[i].String(), CompressedSize: n, CreatedBy: createdBy[i], Instruction: instructionOf(createdBy[i])})
 	}
 	if err := countBlobs(out, layers, true); err != nil {
 		return nil, err
@@ -296,6 +302,12 @@ func manifestOnly(out *Image, layers []v1.Layer, diffIDs []v1.Hash, createdBy []
 	}
 	out.Findings = findings(newFSTree(), out)
 	return out, nil
+}
+
+// instructionOf reads the instruction a layer's history names.
+func instructionOf(createdBy string) string {
+	keyword, rest := dockerfile.Instruction(createdBy)
+	return strings.TrimSpace(keyword + " " + rest)
 }
 
 // countBlobs sums the layers' compressed sizes into the image's, each

@@ -154,6 +154,23 @@ func TestHiddenByCause(t *testing.T) {
 	if p := a.Hidden.Paths[0]; p != (HiddenPath{Path: "/b", Bytes: 2000, Cause: RewrittenUnchanged, AddedBy: 1, HiddenBy: 2}) {
 		t.Errorf("largest hidden path %+v", p)
 	}
+	// The advice: a line per cause and pair of layers, every path
+	// counted though Hidden.Paths keeps 5, the fix by the instructions.
+	var got []string
+	for _, ad := range a.Advice {
+		got = append(got, fmt.Sprintf("%d %s %d>%d %d %s | %s", ad.Bytes, ad.What, ad.Layer, ad.HiddenBy, ad.Count, strings.Join(ad.Paths, ","), ad.Fix[:strings.Index(ad.Fix, " ")]))
+	}
+	wantAdvice := []string{
+		"2000 rewritten unchanged 1>2 1 /b | set",
+		"1770 removed later 1>2 4 /a,/d/y,/d/x | do",
+		"500 replaced 1>2 1 /c | write",
+	}
+	if strings.Join(got, "\n") != strings.Join(wantAdvice, "\n") {
+		t.Errorf("advice:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantAdvice, "\n"))
+	}
+	if fix := a.Advice[0].Fix; !strings.Contains(fix, "COPY --chown=UID:GID") {
+		t.Errorf("the COPY's files chown'd later: %q", fix)
+	}
 }
 
 // TestReclaimable finds what an image need not ship, by kind, with the

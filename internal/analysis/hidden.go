@@ -34,6 +34,8 @@ type Hidden struct {
 	// many there are in all.
 	Paths []HiddenPath
 	Count int
+
+	all []HiddenPath // every hidden path, largest first, for Advise
 }
 
 // HiddenPath is one version of a path that a later layer hid.
@@ -141,6 +143,7 @@ func (h *hiddenCounter) result(fs *fsTree, largest int, byLayer []int64) Hidden 
 		}
 		return a.AddedBy < b.AddedBy
 	})
+	out.all = h.paths
 	out.Paths = h.paths[:min(largest, len(h.paths))]
 	return out
 }

@@ -27,6 +27,10 @@ type Rules struct {
 	MinEfficiency  *big.Rat // a fraction
 	MaxWastedBytes *int64
 	MaxWastedShare *big.Rat // a fraction of the bytes above the first layer
+	// What an image's build could give back (analysis.Advise): at most so
+	// many bytes, or so large a share of its size; nil when not set.
+	MaxReclaimable      *int64
+	MaxReclaimableShare *big.Rat
 }
 
 // Violation is one rule one image breaks.
@@ -124,6 +128,29 @@ func Evaluate(images []*analysis.Image, r Rules) []Result {
 				}
 				return fmt.Sprintf("wasted %s of the layers above the first exceeds %s", got, percent(r.MaxWastedShare))
 			})
+		}
+		if r.MaxReclaimable != nil || r.MaxReclaimableShare != nil {
+			var total int64
+			for _, a := range img.Advice {
+				total += a.Bytes
+			}
+			because := func() string {
+				if len(img.Advice) == 0 {
+					return ""
+				}
+				a := img.Advice[0]
+				return fmt.Sprintf("; the largest, %s %s of layer %d: %s", size.Exact(a.Bytes), a.What, a.Layer, a.Fix)
+			}
+			if r.MaxReclaimable != nil {
+				check("max-reclaimable", size.Exact(*r.MaxReclaimable), total > *r.MaxReclaimable, func() string {
+					return fmt.Sprintf("reclaimable %s exceeds %s%s", size.Exact(total), size.Exact(*r.MaxReclaimable), because())
+				})
+			}
+			if r.MaxReclaimableShare != nil {
+				check("max-reclaimable", percent(r.MaxReclaimableShare), total > 0 && ratio(total, img.Size, 0).Cmp(r.MaxReclaimableShare) > 0, func() string {
+					return fmt.Sprintf("reclaimable %s, %.4g%% of the size, exceeds %s%s", size.Exact(total), 100*float64(total)/float64(max(img.Size, 1)), percent(r.MaxReclaimableShare), because())
+				})
+			}
 		}
 		for _, k := range r.Forbid {
 			found := img.Of(k)

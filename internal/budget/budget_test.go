@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/rastringer/docker_multistage/internal/analysis"
 	it "github.com/rastringer/docker_multistage/internal/imagetest"
 )
@@ -169,5 +171,35 @@ func TestDiveRules(t *testing.T) {
 	v := Violations(Evaluate(img(cleanup), Rules{MaxWastedShare: share("10%")}))
 	if len(v) != 1 || !strings.Contains(v[0].Message, "hold no bytes") {
 		t.Errorf("cleanup-only layers: %v", v)
+	}
+}
+
+// TestMaxReclaimable gates what an image's build could give back, in
+// bytes or as a share of its size, and names the largest item.
+func TestMaxReclaimable(t *testing.T) {
+	img, err := analysis.Analyze(context.Background(), it.Image(t, v1.Config{},
+		it.By("COPY app /", it.Layer(t, it.File("app", 9000), it.File("var/cache/apt/archives/x.deb", 1000))),
+	), analysis.Options{Compression: analysis.Computed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Name = "app"
+	n := func(v int64) *int64 { return &v }
+	for _, c := range []struct {
+		rules Rules
+		want  string
+	}{
+		{Rules{MaxReclaimable: n(1000)}, ""},
+		{Rules{MaxReclaimable: n(999)}, "app: --max-reclaimable: reclaimable 1.00 kB (1000 bytes) exceeds 999 B (999 bytes); the largest, 1.00 kB (1000 bytes) apt archives of layer 1: apt-get install --no-install-recommends"},
+		{Rules{MaxReclaimableShare: big.NewRat(10, 100)}, ""},
+		{Rules{MaxReclaimableShare: big.NewRat(5, 100)}, "app: --max-reclaimable: reclaimable 1.00 kB (1000 bytes), 10% of the size, exceeds 5%"},
+	} {
+		got := Violations(Evaluate([]*analysis.Image{img}, c.rules))
+		switch {
+		case c.want == "" && len(got) != 0:
+			t.Errorf("%+v: %v, want none", c.rules, got)
+		case c.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0].String(), c.want)):
+			t.Errorf("%+v: %v, want %q", c.rules, got, c.want)
+		}
 	}
 }

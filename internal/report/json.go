@@ -50,6 +50,18 @@ type jsonImage struct {
 	// Reclaimable: what the final filesystem holds that the image need
 	// not ship (caches, temporary files, a toolchain), largest first.
 	Reclaimable []jsonReclaimable `json:"reclaimable"`
+	// Advice: what to change, and the bytes each change gives back.
+	Advice []jsonAdvice `json:"advice"`
+}
+
+type jsonAdvice struct {
+	Bytes    int64    `json:"bytes"`
+	What     string   `json:"what"`
+	Layer    int      `json:"layer"`
+	HiddenBy int      `json:"hidden_by_layer,omitempty"`
+	Paths    []string `json:"paths"`
+	Count    int      `json:"count"`
+	Fix      string   `json:"fix"`
 }
 
 type jsonReclaimable struct {
@@ -221,6 +233,10 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			}
 			for _, p := range h.Paths {
 				j.Hidden.Paths = append(j.Hidden.Paths, jsonHiddenPath{p.Path, p.Bytes, string(p.Cause), p.AddedBy, p.HiddenBy})
+			}
+			j.Advice = []jsonAdvice{}
+			for _, a := range img.Advice {
+				j.Advice = append(j.Advice, jsonAdvice(a))
 			}
 			j.Reclaimable = []jsonReclaimable{}
 			for _, r := range img.Reclaimable {

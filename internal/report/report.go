@@ -284,10 +284,10 @@ func Table(w io.Writer, images []*analysis.Image) error {
 				fmt.Fprintf(w, "    %9s  %d refs  %s\n", size.Format(p.Size), p.References, p.Path)
 			}
 		}
-		if len(img.Reclaimable) > 0 {
-			fmt.Fprintln(w, "  reclaimable (visible, not needed to run):")
-			for _, r := range img.Reclaimable[:min(len(img.Reclaimable), 10)] {
-				fmt.Fprintf(w, "    %9s  %s  %s (%d files, mostly layer %s)\n", size.Format(r.Bytes), r.Kind, r.Path, r.Files, layerRef(img, r.Layer))
+		if len(img.Advice) > 0 {
+			fmt.Fprintln(w, "  what to change (bytes it gives back, largest first):")
+			for _, a := range img.Advice[:min(len(img.Advice), 10)] {
+				fmt.Fprintf(w, "    %9s  %s  %s: %s\n", size.Format(a.Bytes), a.What, adviceWhere(img, a), a.Fix)
 			}
 		}
 		if len(img.Hidden.Paths) > 0 {
@@ -415,12 +415,13 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 			fmt.Fprintf(w, "Efficiency %s, wasted %s (%s).\n",
 				efficiency(img), size.Exact(img.Waste.WastedBytes), wastedShare(img))
 			fmt.Fprintf(w, "\nHidden: %s.\n", mdEscape(hiddenLine(img)))
-			if len(img.Reclaimable) > 0 {
-				var parts []string
-				for _, r := range img.Reclaimable[:min(len(img.Reclaimable), 10)] {
-					parts = append(parts, fmt.Sprintf("%s %s `%s`", size.Format(r.Bytes), r.Kind, strings.ReplaceAll(r.Path, "`", "'")))
+			if len(img.Advice) > 0 {
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, "| Gives back | What | Where | Change |")
+				fmt.Fprintln(w, "|---:|---|---|---|")
+				for _, a := range img.Advice[:min(len(img.Advice), 10)] {
+					fmt.Fprintf(w, "| %s | %s | %s | %s |\n", size.Format(a.Bytes), a.What, mdEscape(adviceWhere(img, a)), mdEscape(a.Fix))
 				}
-				fmt.Fprintf(w, "\nReclaimable (visible, not needed to run): %s.\n", strings.Join(parts, ", "))
 			}
 		}
 		if len(img.Waste.Paths) > 0 {
@@ -528,4 +529,17 @@ func layerRef(img *analysis.Image, n int) string {
 		}
 	}
 	return fmt.Sprint(n)
+}
+
+// adviceWhere names the layers and paths an advice is about.
+func adviceWhere(img *analysis.Image, a analysis.Advice) string {
+	where := "layer " + layerRef(img, a.Layer)
+	if a.HiddenBy > 0 {
+		where += ", hidden by layer " + layerRef(img, a.HiddenBy)
+	}
+	paths := strings.Join(a.Paths, ", ")
+	if a.HiddenBy > 0 && a.Count > len(a.Paths) {
+		paths += fmt.Sprintf(" and %d more", a.Count-len(a.Paths))
+	}
+	return where + " (" + paths + ")"
 }

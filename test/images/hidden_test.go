@@ -185,6 +185,15 @@ func checkDockerfileLines(t *testing.T, image, file string) {
 	if !strings.Contains(text, "rewritten unchanged  /data/big (layer 2, "+file+":2, hidden by layer 3, "+file+":3)") {
 		t.Errorf("%s: the hidden path does not name its lines:\n%s", image, text)
 	}
+	// What to change: the chown'd copy first, its fix COPY --chown, and
+	// the gate names it.
+	if !strings.Contains(text, "5.24 MB  rewritten unchanged  layer 2, "+file+":2, hidden by layer 3, "+file+":3 (/data/big): set owner and mode as the files are copied (COPY --chown=UID:GID") {
+		t.Errorf("%s: what to change does not begin with the chown:\n%s", image, text)
+	}
+	_, stderr, code = imgcompare(t, "--dockerfile", file, "--max-reclaimable", "1MB", "docker-daemon:"+image)
+	if code != 1 || !strings.Contains(stderr, "--max-reclaimable: reclaimable 5.54 MB (5543880 bytes) exceeds 1.00 MB (1000000 bytes); the largest, 5.24 MB (5242880 bytes) rewritten unchanged of layer 2") {
+		t.Errorf("%s: --max-reclaimable 1MB: exit %d, stderr %q", image, code, stderr)
+	}
 	other := filepath.Join(t.TempDir(), "Dockerfile")
 	if err := os.WriteFile(other, []byte("FROM scratch\nCOPY big /big\nRUN true\n"), 0o644); err != nil {
 		t.Fatal(err)
