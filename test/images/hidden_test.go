@@ -2,6 +2,7 @@ package images
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -238,4 +239,92 @@ func TestReclaimableLikeContainer(t *testing.T) {
 		t.Errorf("reclaimable %+v: want the Go toolchain in /usr/local/go and the build cache", img.Reclaimable)
 	}
 	t.Logf("reclaimable %d of %d bytes (%.1f%%): %+v", total, img.Size.Uncompressed, 100*float64(total)/float64(img.Size.Uncompressed), img.Reclaimable)
+}
+
+// TestFixProvenByRebuild builds a 50 MiB COPY followed by RUN chown -R,
+// takes imgcompare's first advice, applies it to the Dockerfile as the fix
+// says (the COPY at the advised line gets --chown with the owner the
+// chown gave, the RUN at the line that hid the bytes goes), rebuilds, and
+// checks that the size fell by the bytes the advice gave and that the
+// final filesystem is the same, file by file (imgcompare diff).
+func TestFixProvenByRebuild(t *testing.T) {
+	dockertest.BuildImages(t)
+	dir := t.TempDir()
+	big := make([]byte, 50<<20)
+	for i := range big {
+		big[i] = byte(i * 13 % 253)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := "FROM " + rootImage + "\nCOPY big /data/big\nRUN chown -R 1000:1000 /data\nCMD [\"sh\"]\n"
+	file := filepath.Join(dir, "Dockerfile")
+	if err := os.WriteFile(file, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const tagBefore, tagAfter = "imgcompare-test/fix:before", "imgcompare-test/fix:after"
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tagBefore, tagAfter) })
+	dockertest.Docker(t, "build", "-q", "--network", "host", "-t", tagBefore, dir)
+	stdout, stderr, code := imgcompare(t, "-o", "json", "--dockerfile", file, "docker-daemon:"+tagBefore)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	doc := parseJSON[struct {
+		Images []struct {
+			Size   struct{ Uncompressed int64 }
+			Layers []struct {
+				DockerfileLine int `json:"dockerfile_line"`
+			}
+			Advice []struct {
+				Bytes         int64
+				What, Fix     string
+				Layer         int
+				HiddenByLayer int `json:"hidden_by_layer"`
+			}
+		}
+	}](t, stdout)
+	img := doc.Images[0]
+	if len(img.Advice) == 0 {
+		t.Fatalf("no advice: %s", stdout)
+	}
+	advice := img.Advice[0]
+	if advice.What != "rewritten unchanged" || !strings.Contains(advice.Fix, "COPY --chown=UID:GID") {
+		t.Fatalf("first advice %+v: want the chown'd copy, fixed by COPY --chown", advice)
+	}
+
+	// The fix, applied where the advice points.
+	lines := strings.Split(before, "\n")
+	copyAt, chownAt := img.Layers[advice.Layer-1].DockerfileLine, img.Layers[advice.HiddenByLayer-1].DockerfileLine
+	fields := strings.Fields(lines[chownAt-1]) // RUN chown -R OWNER PATH
+	if len(fields) != 5 || fields[1] != "chown" {
+		t.Fatalf("line %d is %q, not the chown the advice names", chownAt, lines[chownAt-1])
+	}
+	lines[copyAt-1] = strings.Replace(lines[copyAt-1], "COPY ", "COPY --chown="+fields[3]+" ", 1)
+	lines = append(lines[:chownAt-1], lines[chownAt:]...)
+	after := strings.Join(lines, "\n")
+	t.Logf("the advice: %s bytes, %s\nthe Dockerfile after:\n%s", strconv.FormatInt(advice.Bytes, 10), advice.Fix, after)
+	if err := os.WriteFile(file, []byte(after), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dockertest.Docker(t, "build", "-q", "--network", "host", "-t", tagAfter, dir)
+
+	sizeOf := func(tag string) int64 {
+		n, err := strconv.ParseInt(strings.TrimSpace(dockertest.Docker(t, "image", "inspect", "-f", "{{.Size}}", tag)), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	fell := sizeOf(tagBefore) - sizeOf(tagAfter)
+	t.Logf("predicted %d bytes, the rebuild gave back %d (%+.3f%%)", advice.Bytes, fell, 100*float64(fell-advice.Bytes)/float64(advice.Bytes))
+	if d := fell - advice.Bytes; d < -advice.Bytes/100 || d > advice.Bytes/100 {
+		t.Errorf("the size fell by %d bytes, the advice predicted %d", fell, advice.Bytes)
+	}
+	stdout, stderr, code = imgcompare(t, "diff", "-o", "json", "docker-daemon:"+tagBefore, "docker-daemon:"+tagAfter)
+	files := parseJSON[struct {
+		Files []json.RawMessage `json:"files"`
+	}](t, stdout)
+	if len(files.Files) != 0 {
+		t.Errorf("the final filesystems differ (exit %d, %s):\n%s", code, stderr, stdout)
+	}
 }
