@@ -2,7 +2,6 @@ package images
 
 import (
 	"archive/tar"
-	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -321,10 +320,23 @@ func TestFixProvenByRebuild(t *testing.T) {
 		t.Errorf("the size fell by %d bytes, the advice predicted %d", fell, advice.Bytes)
 	}
 	stdout, stderr, code = imgcompare(t, "diff", "-o", "json", "docker-daemon:"+tagBefore, "docker-daemon:"+tagAfter)
+	// A RUN leaves the empty directories the runtime mounts over (/dev,
+	// /proc, /sys) in its layer; with the RUN gone they go too, and a
+	// container gets them from its runtime either way.
 	files := parseJSON[struct {
-		Files []json.RawMessage `json:"files"`
+		Files []struct {
+			Path, Change string
+			Before       struct{ Type string }
+		} `json:"files"`
 	}](t, stdout)
-	if len(files.Files) != 0 {
-		t.Errorf("the final filesystems differ (exit %d, %s):\n%s", code, stderr, stdout)
+	var other []string
+	for _, f := range files.Files {
+		mountPoint := f.Path == "/dev" || f.Path == "/proc" || f.Path == "/sys"
+		if !(mountPoint && f.Change == "removed" && f.Before.Type == "dir") {
+			other = append(other, f.Path+" "+f.Change)
+		}
+	}
+	if len(other) != 0 || code > 1 {
+		t.Errorf("the final filesystems differ: %v (exit %d, %s)", other, code, stderr)
 	}
 }
