@@ -64,9 +64,6 @@ func openDir(dir string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest.json: %w", err)
 	}
-	if inToto(m) {
-		return nil, errors.New("it holds an attestation manifest (provenance or SBOM: its layers are in-toto statements), not an image")
-	}
 	mt := m.MediaType
 	if mt == "" {
 		mt = types.OCIManifestSchema1
@@ -78,6 +75,9 @@ func openDir(dir string) (*Image, error) {
 	sum := sha256.Sum256(raw)
 	desc := v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}
 	checked := &verifiedImage{Image: img, desc: desc, blobFile: func(h v1.Hash) string { return filepath.Join(dir, h.Hex) }}
+	if err := refuseAttestation(checked, "its manifest.json"); err != nil {
+		return nil, err
+	}
 	return &Image{Image: checked, Transport: Dir, StoredSizes: true, Close: noop}, nil
 }
 

@@ -181,10 +181,8 @@ func childImage(index v1.ImageIndex, d v1.Descriptor, dir string) (v1.Image, err
 	if dir != "" {
 		img = verify(img, d, dir)
 	}
-	if m, err := img.Manifest(); err != nil {
+	if err := refuseAttestation(img, d.Digest.String()); err != nil {
 		return nil, err
-	} else if inToto(m) {
-		return nil, fmt.Errorf("%s is an attestation manifest (provenance or SBOM: its layers are in-toto statements), not an image", d.Digest)
 	}
 	return img, nil
 }

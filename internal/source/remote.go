@@ -61,21 +61,26 @@ func openRemote(ctx context.Context, ref string, opts Options) ([]*Image, error)
 	if err != nil {
 		return nil, certs.explain(r, err)
 	}
-	if m, err := img.Manifest(); err == nil && inToto(m) {
-		return nil, fmt.Errorf("%s is an attestation manifest (provenance or SBOM: its layers are in-toto statements), not an image; name the image's index or tag", r)
+	if err := refuseAttestation(img, r.String()); err != nil {
+		return nil, err
 	}
 	return []*Image{{Image: img, Transport: Registry, StoredSizes: true, Close: noop}}, nil
 }
 
-// inToto reports whether a manifest's layers are in-toto statements, as
-// those of BuildKit's attestation manifests are.
-func inToto(m *v1.Manifest) bool {
+// refuseAttestation says that the manifest of what names is an
+// attestation (provenance or SBOM), not an image: its layers are in-toto
+// statements, as those of BuildKit's attestation manifests are.
+func refuseAttestation(img v1.Image, what string) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
 	for _, l := range m.Layers {
 		if l.MediaType == "application/vnd.in-toto+json" {
-			return true
+			return fmt.Errorf("%s is an attestation manifest (provenance or SBOM: its layers are in-toto statements), not an image", what)
 		}
 	}
-	return false
+	return nil
 }
 
 // remoteOptions are the options of every request to the registry of r,

@@ -70,6 +70,19 @@ func exportedBytes(t *testing.T, image string) int64 {
 	return n
 }
 
+// writeFiller writes a file of n bytes of a pattern gzip does not fold
+// away entirely.
+func writeFiller(t *testing.T, file string, n int) {
+	t.Helper()
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7 % 251)
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestHiddenLikeDocker builds with the Docker engine an image whose layers
 // hide bytes each way (a file copied then chown -R'd, a file written then
 // removed, a file written then overwritten), and checks imgcompare's
@@ -78,13 +91,7 @@ func exportedBytes(t *testing.T, image string) int64 {
 func TestHiddenLikeDocker(t *testing.T) {
 	dockertest.BuildImages(t)
 	dir := t.TempDir()
-	big := make([]byte, 5<<20)
-	for i := range big {
-		big[i] = byte(i * 7 % 251)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "big"), big, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiller(t, filepath.Join(dir, "big"), 5<<20)
 	dockerfile := "FROM " + rootImage + "\n" +
 		"COPY big /data/big\n" +
 		"RUN chown -R 1000 /data\n" +
@@ -249,13 +256,7 @@ func TestReclaimableLikeContainer(t *testing.T) {
 func TestFixProvenByRebuild(t *testing.T) {
 	dockertest.BuildImages(t)
 	dir := t.TempDir()
-	big := make([]byte, 50<<20)
-	for i := range big {
-		big[i] = byte(i * 13 % 253)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "big"), big, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiller(t, filepath.Join(dir, "big"), 50<<20)
 	before := "FROM " + rootImage + "\nCOPY big /data/big\nRUN chown -R 1000:1000 /data\nCMD [\"sh\"]\n"
 	file := filepath.Join(dir, "Dockerfile")
 	if err := os.WriteFile(file, []byte(before), 0o644); err != nil {
