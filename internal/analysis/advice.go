@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rastringer/docker_multistage/internal/size"
 )
 
 // Advice is one change to an image's build with the bytes it gives back:
@@ -54,7 +56,7 @@ func Advise(img *Image) []Advice {
 		out = append(out, *a)
 	}
 	for _, r := range img.Reclaimable {
-		out = append(out, Advice{Bytes: r.Bytes, What: r.Kind, Layer: r.Layer, Paths: []string{r.Path}, Count: r.Files, Fix: reclaimFix(r.Kind)})
+		out = append(out, Advice{Bytes: r.Bytes, What: r.Kind, Layer: r.Layer, Paths: []string{r.Path}, Count: r.Files, Fix: reclaimFix(r.Kind, img.Runs)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Bytes != out[j].Bytes {
@@ -99,8 +101,9 @@ func hiddenFix(cause Cause, wrote, hid string) string {
 	return ""
 }
 
-// reclaimFix says how to leave a kind of reclaimable bytes out.
-func reclaimFix(kind string) string {
+// reclaimFix says how to leave a kind of reclaimable bytes out; for a
+// toolchain, with what a final stage would hold to run the entrypoint.
+func reclaimFix(kind string, runs *Runs) string {
 	switch kind {
 	case AptLists:
 		return "apt-get update and install with rm -rf /var/lib/apt/lists/* in the same RUN, or RUN --mount=type=cache,target=/var/lib/apt/lists"
@@ -121,7 +124,33 @@ func reclaimFix(kind string) string {
 	case TempFiles:
 		return "remove them in the same RUN, or RUN --mount=type=tmpfs,target=/tmp"
 	case GoToolchain, CToolchain, Headers, StaticLibs:
-		return "build in a stage of its own (FROM … AS build) and COPY --from=build only what runs into a small final stage"
+		fix := "build in a stage of its own (FROM … AS build) and COPY --from=build only what runs into a small final stage"
+		if runs != nil && (kind == GoToolchain || kind == CToolchain) {
+			fix += ": " + runs.finalStage()
+		}
+		return fix
 	}
 	return ""
+}
+
+// finalStage says what a final stage holds to run the program.
+func (r *Runs) finalStage() string {
+	held := fmt.Sprintf("%s (%d bytes)", size.Format(r.Bytes), r.Bytes)
+	var s string
+	switch {
+	case r.Static:
+		s = fmt.Sprintf("%s, a static binary, FROM scratch: %s", r.Path, held)
+	case r.ELF:
+		s = fmt.Sprintf("%s, %s, with its loader %s and libraries %s", r.Path, held, r.Interpreter, strings.Join(r.Libraries, ", "))
+	default:
+		return fmt.Sprintf("%s, %s, with what it needs to run", r.Path, held)
+	}
+	if r.Stripped < r.Bytes {
+		strip := "strip"
+		if r.Go {
+			strip = "go build -ldflags='-s -w'"
+		}
+		s += fmt.Sprintf(", or %s (%d bytes) without its symbol table and debug information (%s)", size.Format(r.Stripped), r.Stripped, strip)
+	}
+	return s
 }

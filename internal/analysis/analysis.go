@@ -11,6 +11,7 @@ package analysis
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,6 +80,10 @@ type Image struct {
 	// Reclaimable is what the final filesystem holds that the image need
 	// not ship, largest first: visible bytes, neither hidden nor waste.
 	Reclaimable []Reclaimable
+	// Runs, for an image that ships a toolchain, is what a final stage
+	// built from it would need to run its entrypoint; nil otherwise, or
+	// when the program is not found.
+	Runs *Runs
 	// Advice says what to change, largest first (see Advise): from the
 	// history's instructions, again once a Dockerfile names them.
 	Advice []Advice
@@ -196,6 +201,13 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		feed, done, compressed = compressAll(ctx, layers, config.RootFS.DiffIDs, opts.Compression == Estimated)
 	}
 	fs := newFSTree()
+	fs.keep = map[string]bool{}
+	fs.kept = map[*inode][]byte{}
+	fs.keptAt = map[string]*inode{}
+	candidates := programCandidates(config.Config)
+	for _, c := range candidates {
+		fs.keep[c] = true
+	}
 	hidden := newHiddenCounter()
 	fs.counter = hidden
 	waste := newWasteCounter()
@@ -277,6 +289,12 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	byLayer := make([]int64, len(out.Layers))
 	out.Hidden = hidden.result(fs, opts.Largest, byLayer)
 	out.Reclaimable = reclaimable(fs)
+	for _, r := range out.Reclaimable {
+		if r.Kind == GoToolchain || r.Kind == CToolchain {
+			out.Runs = whatRuns(fs, candidates)
+			break
+		}
+	}
 	out.Advice = Advise(out)
 	for i := range out.Layers {
 		out.Layers[i].Hidden = byLayer[i]
@@ -494,9 +512,20 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 			sum = sha256.New()
 			sink = io.MultiWriter(&same, sum)
 		}
+		var kept *bytes.Buffer
+		if fs.keep["/"+key] && h.Size <= maxKept {
+			kept = bytes.NewBuffer(make([]byte, 0, h.Size))
+			sink = io.MultiWriter(sink, kept)
+		}
 		sink.Write(head[:n])
 		if _, err := io.CopyBuffer(sink, onlyReader{tr}, buf); err != nil {
 			return l, err
+		}
+		if kept != nil {
+			// Only the last content written at a path can be the one
+			// that runs.
+			delete(fs.kept, fs.keptAt[key])
+			fs.kept[in], fs.keptAt[key] = kept.Bytes(), in
 		}
 		in.sum = same.Sum64()
 		if sum != nil {

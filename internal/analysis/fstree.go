@@ -71,6 +71,11 @@ type fsTree struct {
 	// was rewritten unchanged is known once the new content is read.
 	rewrite     *node
 	rewritePath string
+	// keep names the paths whose content the walk keeps, in kept, for
+	// whatRuns to read: the candidates for the entrypoint's program.
+	keep   map[string]bool
+	kept   map[*inode][]byte
+	keptAt map[string]*inode
 }
 
 // hidden tells t.hide of n and, for a directory, of all it holds.

@@ -52,6 +52,20 @@ type jsonImage struct {
 	Reclaimable []jsonReclaimable `json:"reclaimable"`
 	// Advice: what to change, and the bytes each change gives back.
 	Advice []jsonAdvice `json:"advice"`
+	// Runs: for an image that ships a toolchain, what a final stage
+	// needs to run its entrypoint.
+	Runs *jsonRuns `json:"runs,omitempty"`
+}
+
+type jsonRuns struct {
+	Path        string   `json:"path"`
+	Bytes       int64    `json:"bytes"`
+	ELF         bool     `json:"elf"`
+	Static      bool     `json:"static"`
+	Go          bool     `json:"go"`
+	Stripped    int64    `json:"stripped_bytes"`
+	Interpreter string   `json:"interpreter,omitempty"`
+	Libraries   []string `json:"libraries,omitempty"`
 }
 
 type jsonAdvice struct {
@@ -241,6 +255,10 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			j.Reclaimable = []jsonReclaimable{}
 			for _, r := range img.Reclaimable {
 				j.Reclaimable = append(j.Reclaimable, jsonReclaimable(r))
+			}
+			if img.Runs != nil {
+				r := jsonRuns(*img.Runs)
+				j.Runs = &r
 			}
 		}
 		doc.Images = append(doc.Images, j)
