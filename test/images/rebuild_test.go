@@ -1,6 +1,8 @@
 package images
 
 import (
+	"archive/tar"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,4 +269,159 @@ func TestToolchainProvenByRebuild(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("the image built from the advice does not run: %v\n%s", err, out)
 	}
+}
+
+// debianBase is the project's Debian tree (debianRootfs) as an image, as
+// Debian's own images ship it: apt's lists and downloaded packages left
+// out. Imported once per tree, and kept for the tests that build on it.
+func debianBase(t *testing.T) string {
+	t.Helper()
+	rootfs := debianRootfs(t)
+	tag := "imgcompare-test/debian-base:" + strings.TrimSuffix(filepath.Base(rootfs), ".tar")
+	if _, err := dockertest.DockerErr("image", "inspect", tag); err == nil {
+		return tag
+	}
+	in, err := os.Open(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	cmd := exec.Command("docker", "import", "-", tag)
+	pipe, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tr, tw := tar.NewReader(in), tar.NewWriter(pipe)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(h.Name, "./")
+		if h.Typeflag != tar.TypeDir && (strings.HasPrefix(name, "var/lib/apt/lists/") || strings.HasPrefix(name, "var/cache/apt/")) {
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pipe.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("docker import: %v: %s", err, stderr.String())
+	}
+	return tag
+}
+
+// runIn runs a command of this machine in dir, and returns its output.
+func runIn(t *testing.T, dir string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// aptRepository makes a Debian repository in dir that apt can take as
+// copy:dir ./: this machine's own index of Debian's packages (its apt
+// lists, as Debian serves them), and packages fetched from Debian's
+// mirror with apt-get download, each at the path the index gives it.
+func aptRepository(t *testing.T, dir string, packages ...string) {
+	t.Helper()
+	lists, err := filepath.Glob("/var/lib/apt/lists/*_Packages*")
+	if err != nil || len(lists) == 0 {
+		dockertest.Missing(t, "no Debian package index in /var/lib/apt/lists", "apt's lists", "apt-get update")
+	}
+	index, err := os.Create(filepath.Join(dir, "Packages"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer index.Close()
+	for _, l := range lists {
+		if _, err := io.WriteString(index, runIn(t, dir, "/usr/lib/apt/apt-helper", "cat-file", l)+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	download := t.TempDir()
+	runIn(t, download, "apt-get", append([]string{"download", "-q"}, packages...)...)
+	debs, _ := filepath.Glob(filepath.Join(download, "*.deb"))
+	if len(debs) != len(packages) {
+		t.Fatalf("apt-get download %v gave %v", packages, debs)
+	}
+	for _, deb := range debs {
+		fields := strings.Fields(runIn(t, dir, "dpkg-deb", "--showformat=${Package} ${Version}", "--show", deb))
+		for _, l := range strings.Split(runIn(t, dir, "apt-cache", "show", fields[0]+"="+fields[1]), "\n") {
+			if name, ok := strings.CutPrefix(l, "Filename: "); ok {
+				to := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(deb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(to, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// buildTimeFiles are the files of a Debian tree that an apt-get install
+// writes differently each time it runs.
+var buildTimeFiles = map[string]bool{
+	"/var/log/dpkg.log": true, "/var/log/alternatives.log": true, "/var/log/apt/history.log": true, "/var/log/apt/term.log": true,
+	"/var/log/apt/eipp.log.xz": true, "/var/cache/ldconfig/aux-cache": true,
+}
+
+// TestAptProvenByRebuild installs packages with apt on the Debian base
+// and leaves apt's lists and downloaded packages behind, and applies the
+// advice about each: rm -rf /var/lib/apt/lists/* and apt-get clean in the
+// same RUN.
+func TestAptProvenByRebuild(t *testing.T) {
+	dockertest.BuildImages(t)
+	base := debianBase(t)
+	dir := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\n" +
+		"RUN --mount=type=bind,source=repo,target=/repo echo 'deb [trusted=yes] copy:/repo ./' > /etc/apt/sources.list && " +
+		"apt-get update -q && apt-get install -q -y --no-install-recommends libicu72 less\n" +
+		"CMD [\"less\", \"--version\"]\n"})
+	if err := os.Mkdir(filepath.Join(dir, "repo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	aptRepository(t, filepath.Join(dir, "repo"), "libicu72", "less")
+	fixCase{dir: dir, fix: func(img adviceImage, lines []string) ([]string, int64) {
+		lists, archives := img.find(t, "apt lists"), img.find(t, "apt archives")
+		if !strings.Contains(lists.Fix, "rm -rf /var/lib/apt/lists/*") || !strings.Contains(archives.Fix, "apt-get clean") || lists.Layer != archives.Layer {
+			t.Fatalf("advice %+v and %+v: want rm -rf /var/lib/apt/lists/* and apt-get clean in the RUN", lists, archives)
+		}
+		t.Logf("apt lists %d bytes, apt archives %d", lists.Bytes, archives.Bytes)
+		at := img.line(t, lists.Layer)
+		lines[at-1] += " && rm -rf /var/lib/apt/lists/* && apt-get clean"
+		return lines, lists.Bytes + archives.Bytes
+	}, gone: func(p, change string) bool {
+		// apt's and dpkg's logs record the time they ran, ldconfig's
+		// aux-cache the inode numbers and change times of the
+		// libraries: they differ from build to build.
+		return change == "removed" && (strings.HasPrefix(p, "/var/lib/apt/lists/") || strings.HasPrefix(p, "/var/cache/apt/")) ||
+			change == "changed" && buildTimeFiles[p]
+	}}.prove(t, "apt")
 }
