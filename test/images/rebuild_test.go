@@ -425,3 +425,59 @@ func TestAptProvenByRebuild(t *testing.T) {
 			change == "changed" && buildTimeFiles[p]
 	}}.prove(t, "apt")
 }
+
+// TestNpmProvenByRebuild installs an application's packages with npm ci
+// on the Debian base with this machine's Node.js and npm, leaving npm's
+// cache behind, and applies the advice: npm cache clean --force in the
+// same RUN. The packages come from the npm registry during the test's
+// setup, not during the build: npm install here fills a cache that the
+// build puts where npm keeps it, and npm ci --offline installs from it
+// as from the registry.
+func TestNpmProvenByRebuild(t *testing.T) {
+	dockertest.BuildImages(t)
+	base := debianBase(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		dockertest.Missing(t, "node is not installed", "Node.js and npm", "apt-get install nodejs npm")
+	}
+	npm := filepath.Join(filepath.Dir(node), "..", "lib", "node_modules", "npm")
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": "FROM " + base + "\n" +
+			"COPY usr /usr/local/\n" +
+			"ENV npm_config_logs_max=0 npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false\n" +
+			"WORKDIR /app\n" +
+			"COPY package.json package-lock.json ./\n" +
+			"RUN --mount=type=bind,source=npm-cache,target=/seed mkdir -p /root/.npm && cp -a /seed/. /root/.npm/ && npm ci --offline --omit=dev\n" +
+			"CMD [\"node\", \"-e\", \"require('express')\"]\n",
+		"package.json": `{"name": "app", "version": "1.0.0", "private": true, "dependencies": {"express": "4.21.2", "typescript": "5.7.3"}}` + "\n",
+	})
+	// The lockfile names where each package came from (a machine's npm
+	// may be set to leave that out), as npm ci --offline needs.
+	runIn(t, dir, "npm", "install", "--cache", filepath.Join(dir, "npm-cache"), "--no-audit", "--no-fund", "--ignore-scripts",
+		"--omit-lockfile-registry-resolved=false", "--logs-max=0")
+	if err := os.RemoveAll(filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "usr", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runIn(t, dir, "cp", "-a", node, filepath.Join(dir, "usr", "bin", "node"))
+	if err := os.MkdirAll(filepath.Join(dir, "usr", "lib", "node_modules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runIn(t, dir, "cp", "-a", npm, filepath.Join(dir, "usr", "lib", "node_modules", "npm"))
+	if err := os.Symlink("../lib/node_modules/npm/bin/npm-cli.js", filepath.Join(dir, "usr", "bin", "npm")); err != nil {
+		t.Fatal(err)
+	}
+	fixCase{dir: dir, fix: func(img adviceImage, lines []string) ([]string, int64) {
+		cache := img.find(t, "npm cache")
+		if !strings.Contains(cache.Fix, "npm cache clean --force in the same RUN") {
+			t.Fatalf("advice %+v: want npm cache clean --force in the same RUN", cache)
+		}
+		at := img.line(t, cache.Layer)
+		lines[at-1] += " && npm cache clean --force"
+		return lines, cache.Bytes
+	}, gone: func(p, change string) bool {
+		return change == "removed" && strings.HasPrefix(p, "/root/.npm/")
+	}}.prove(t, "npm")
+}
