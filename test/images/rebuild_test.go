@@ -21,7 +21,19 @@ type adviceImage struct {
 		DockerfileLine int `json:"dockerfile_line"`
 	}
 	Advice []advice
-	Runs   *struct {
+	Hidden struct {
+		Paths []struct {
+			Path, Cause   string
+			Bytes         int64
+			AddedBy       int `json:"added_by_layer"`
+			HiddenByLayer int `json:"hidden_by_layer"`
+		}
+	}
+	Largest []struct {
+		Path string
+		Size int64
+	} `json:"largest_files"`
+	Runs *struct {
 		Path          string
 		Bytes         int64
 		Static, Go    bool
@@ -96,11 +108,12 @@ func (c fixCase) prove(t *testing.T, name string) (predicted, fell int64) {
 	before, after := "imgcompare-test/"+name+":before", "imgcompare-test/"+name+":after"
 	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", before, after) })
 	dockertest.Docker(t, "build", "-q", "--network", "host", "-t", before, c.dir)
-	stdout, stderr, code := imgcompare(t, "-o", "json", "--dockerfile", file, "docker-daemon:"+before)
+	stdout, stderr, code := imgcompare(t, "-o", "json", "--largest", "1000000", "--dockerfile", file, "docker-daemon:"+before)
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	img := parseJSON[struct{ Images []adviceImage }](t, stdout).Images[0]
+	img.likeDive(t, before)
 	lines, predicted := c.fix(img, strings.Split(string(src), "\n"))
 	fixed := strings.Join(lines, "\n")
 	t.Logf("%s: the Dockerfile before:\n%s\nafter the advice (%d bytes):\n%s", name, src, predicted, fixed)
@@ -135,6 +148,49 @@ func (c fixCase) prove(t *testing.T, name string) (predicted, fell int64) {
 		t.Errorf("%s: the final filesystems differ: %v (exit %d, %s)", name, other, code, stderr)
 	}
 	return predicted, fell
+}
+
+// likeDive checks the advice on image against dive's wasted paths: each
+// path dive lists with bytes is hidden in imgcompare's JSON (img, read
+// with every path kept), within an item of the advice for its cause and
+// layers, and dive's bytes for it (every copy of it the layers hold) are
+// its hidden bytes and what the final filesystem still holds of it.
+func (img adviceImage) likeDive(t *testing.T, image string) {
+	t.Helper()
+	tarball := filepath.Join(t.TempDir(), "image.tar")
+	dockertest.Docker(t, "save", "-o", tarball, image)
+	figures := runDive(t, dive(t), tarball)
+	hidden, final := map[string]int64{}, map[string]int64{}
+	type group struct {
+		what          string
+		layer, hidden int
+	}
+	items := map[group]bool{}
+	for _, a := range img.Advice {
+		items[group{a.What, a.Layer, a.HiddenByLayer}] = true
+	}
+	covered := map[string]bool{}
+	for _, p := range img.Hidden.Paths {
+		hidden[p.Path] += p.Bytes
+		covered[p.Path] = items[group{p.Cause, p.AddedBy, p.HiddenByLayer}]
+	}
+	for _, f := range img.Largest {
+		final[f.Path] = f.Size
+	}
+	checked := 0
+	for _, f := range figures.files {
+		fields := strings.Fields(f) // path, references, bytes
+		bytes, _ := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+		p := strings.Join(fields[:len(fields)-2], " ")
+		if bytes == 0 {
+			continue
+		}
+		checked++
+		if !covered[p] || hidden[p]+final[p] != bytes {
+			t.Errorf("%s: dive wastes %d bytes on %s; imgcompare hides %d of it and shows %d, in an item of the advice: %v", image, bytes, p, hidden[p], final[p], covered[p])
+		}
+	}
+	t.Logf("%s: each of dive's %d wasted paths with bytes is in an item of the advice, with the same bytes", image, checked)
 }
 
 // writeContext writes files (name to content) into a new build context.
