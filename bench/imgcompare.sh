@@ -39,6 +39,7 @@ for _ in $(seq "$rounds"); do
 	timed estimated "$work/imgcompare" -o json "$work/single.tar"
 	timed exact "$work/imgcompare" --exact-compressed -o json "$work/single.tar"
 	timed layout "$work/imgcompare" -o json "$work/oci-layout:single"
+	timed dockerfile "$work/imgcompare" --dockerfile Dockerfile.single-stage -o json "$work/single.tar"
 done
 # The Debian tree as an image of one layer, as docker import makes it.
 debian_rootfs=$(scripts/debian-rootfs.sh)
@@ -56,6 +57,7 @@ d=$(col dive 1)
 e=$(col estimated 1)
 x=$(col exact 1)
 l=$(col layout 1)
+f=$(col dockerfile 1)
 
 "$work/imgcompare" -o json "$work/single.tar" >"$work/est.json"
 "$work/imgcompare" --exact-compressed -o json "$work/single.tar" >"$work/exact.json"
@@ -101,7 +103,7 @@ cat <<DOC
 ## imgcompare beside dive
 
 \`bench/imgcompare.sh $rounds $mib\` on the project's single-stage image saved with \`docker save\`
-($tar_bytes bytes), dive $(basename "$(dirname "$dive")" | sed s/^dive-//) built from its Go module by \`scripts/tools.sh dive\`. The four
+($tar_bytes bytes), dive $(basename "$(dirname "$dive")" | sed s/^dive-//) built from its Go module by \`scripts/tools.sh dive\`. The five
 commands alternate, $rounds rounds; medians of wall time, CPU time (user and system: imgcompare
 uses every core, dive one) and peak RSS (\`/usr/bin/time\`):
 
@@ -111,6 +113,7 @@ uses every core, dive one) and peak RSS (\`/usr/bin/time\`):
 | \`imgcompare single.tar\` (compressed size estimated) | $e s | $(col estimated 3) s | $(col estimated 2) KiB | $(awk -v a="$e" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
 | \`imgcompare --exact-compressed single.tar\` | $x s | $(col exact 3) s | $(col exact 2) KiB | $(awk -v a="$x" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
 | \`imgcompare layout:single\` (skopeo's OCI layout, $layout_bytes bytes: gzip blobs decompressed, each checked against its digest) | $l s | $(col layout 3) s | $(col layout 2) KiB | $(awk -v a="$l" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
+| \`imgcompare --dockerfile Dockerfile.single-stage single.tar\` (each layer's Dockerfile line in the advice) | $f s | $(col dockerfile 3) s | $(col dockerfile 2) KiB | $(awk -v a="$f" -v b="$d" 'BEGIN {printf "%.2fx", a/b}') |
 
 Compressed size: estimated $est bytes, exact (gzip level 6 of every layer) $exact bytes:
 $(awk -v a="$est" -v b="$exact" 'BEGIN {printf "%+.2f%%", 100*(a-b)/b}'). dive does not measure a compressed size; imgcompare's time beyond dive's is

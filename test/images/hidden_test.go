@@ -115,10 +115,7 @@ func TestHiddenLikeDocker(t *testing.T) {
 	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", classic) })
 	checkDockerfileLines(t, classic, filepath.Join(dir, "Dockerfile"))
 
-	size, err := strconv.ParseInt(strings.TrimSpace(dockertest.Docker(t, "image", "inspect", "-f", "{{.Size}}", tag)), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	size := imageSize(t, tag)
 	exported := exportedBytes(t, tag)
 	stdout, stderr, code := imgcompare(t, "-o", "json", "--largest", "20", "docker-daemon:"+tag)
 	if code != 0 {
