@@ -88,6 +88,7 @@ Flags:
 type options struct {
 	format       string
 	largest      int
+	packages     int
 	platform     *v1.Platform
 	exact        bool
 	insecure     bool
@@ -145,6 +146,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		return nil
 	})
 	fs.IntVar(&o.largest, "largest", 5, "how many of the largest files to list per image")
+	fs.IntVar(&o.packages, "packages", 10, "how many of the largest packages, and unowned directories, to list per image")
 	fs.Func("platform", "pick this `os/arch[/variant]` from a multi-platform image (default: this machine's, then linux/amd64)", func(s string) (err error) {
 		o.platform, err = source.ParsePlatform(s)
 		return err
@@ -195,6 +197,17 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		o.rules.Forbid, err = budget.ParseForbid(s)
 		return err
 	})
+	fs.Func("forbid-package", "fail when an image holds any of these `packages`, by name (gcc-12,openssh-server)", func(s string) error {
+		for _, name := range strings.Split(s, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				o.rules.ForbidPackages = append(o.rules.ForbidPackages, name)
+			}
+		}
+		if len(o.rules.ForbidPackages) == 0 {
+			return errors.New("empty list of packages")
+		}
+		return nil
+	})
 
 	// Flags may stand before, between or after the images.
 	rest := args[1:]
@@ -228,8 +241,11 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 	if o.largest < 0 {
 		return nil, usageError("-largest %d: want zero or more", o.largest)
 	}
+	if o.packages < 0 {
+		return nil, usageError("-packages %d: want zero or more", o.packages)
+	}
 	if o.manifestOnly && (o.rules.MaxSize > 0 || o.rules.MinReduction != 0 || o.rules.MinEfficiency != nil || o.rules.MaxWastedBytes != nil ||
-		o.rules.MaxWastedShare != nil || o.rules.MaxReclaimable != nil || o.rules.MaxReclaimableShare != nil || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
+		o.rules.MaxWastedShare != nil || o.rules.MaxReclaimable != nil || o.rules.MaxReclaimableShare != nil || len(o.rules.ForbidPackages) > 0 || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
 		return nil, usageError("--manifest-only reads no layer: only --max-compressed-size and --forbid root can be checked")
 	}
 	if o.allPlatforms && o.platform != nil {
@@ -382,6 +398,7 @@ func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr
 	}
 	opts := analysis.Options{
 		Largest:      o.largest,
+		Packages:     o.packages,
 		Compression:  compression,
 		Progress:     p.update,
 		ManifestOnly: o.manifestOnly,

@@ -84,6 +84,9 @@ type Image struct {
 	// built from it would need to run its entrypoint; nil otherwise, or
 	// when the program is not found.
 	Runs *Runs
+	// Packages attributes every file of the final filesystem to the
+	// package that owns it, or to none.
+	Packages Packages
 	// Advice says what to change, largest first (see Advise): from the
 	// history's instructions, again once a Dockerfile names them.
 	Advice []Advice
@@ -146,6 +149,8 @@ type Options struct {
 	Files func(FileInfo)
 	// FileDigests hashes every regular file's content for Files.
 	FileDigests bool
+	// Packages is how many packages, and unowned directories, to keep.
+	Packages int
 }
 
 // Progress is how far Analyze has read.
@@ -204,6 +209,7 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 	fs.keep = map[string]bool{}
 	fs.kept = map[*inode][]byte{}
 	fs.keptAt = map[string]*inode{}
+	fs.pkgFiles = map[*inode]pkgContent{}
 	candidates := programCandidates(config.Config)
 	for _, c := range candidates {
 		fs.keep[c] = true
@@ -296,6 +302,8 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		}
 	}
 	out.Advice = Advise(out)
+	out.Packages = packagesOf(fs)
+	out.Packages.keep(opts.Packages)
 	for i := range out.Layers {
 		out.Layers[i].Hidden = byLayer[i]
 	}
@@ -512,6 +520,11 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 			sum = sha256.New()
 			sink = io.MultiWriter(&same, sum)
 		}
+		pkgKind := pkgFileOf("/"+key, head[:n], h.Mode, h.Size)
+		if pkgKind != noPkgFile {
+			fs.pkgBuf = fs.pkgBuf[:0]
+			sink = io.MultiWriter(sink, sliceWriter{&fs.pkgBuf})
+		}
 		var kept *bytes.Buffer
 		if fs.keep["/"+key] && h.Size <= maxKept {
 			kept = bytes.NewBuffer(make([]byte, 0, h.Size))
@@ -520,6 +533,9 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 		sink.Write(head[:n])
 		if _, err := io.CopyBuffer(sink, onlyReader{tr}, buf); err != nil {
 			return l, err
+		}
+		if pkgKind != noPkgFile {
+			fs.keepPkgFile(in, pkgKind, fs.pkgBuf)
 		}
 		if kept != nil {
 			// Only the last content written at a path can be the one

@@ -40,6 +40,16 @@ func checkHidden(t *testing.T, a *Image) {
 	if a.Size-h.Visible != h.Bytes || byCause != h.Bytes || byLayer != h.Bytes {
 		t.Errorf("size %d - visible %d = %d, hidden %d (by cause %d, by layer %d)", a.Size, h.Visible, a.Size-h.Visible, h.Bytes, byCause, byLayer)
 	}
+	// And the packages': package bytes and unowned ones are the final
+	// filesystem's.
+	p := a.Packages
+	var packages int64
+	for _, pkg := range p.all {
+		packages += pkg.Bytes
+	}
+	if p.Bytes != h.Visible || packages != p.Attributed || p.Attributed+p.UnownedBytes != p.Bytes || len(p.all) != p.Count {
+		t.Errorf("packages %d (%d listed, %d of them) + unowned %d, want visible %d", p.Attributed, packages, p.Count, p.UnownedBytes, h.Visible)
+	}
 }
 
 func TestSizesLayersAndFiles(t *testing.T) {

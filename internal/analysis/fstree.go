@@ -76,6 +76,10 @@ type fsTree struct {
 	keep   map[string]bool
 	kept   map[*inode][]byte
 	keptAt map[string]*inode
+	// pkgFiles is what the packages pass needs of the files it reads
+	// (packages.go); pkgBuf holds the content of the one being read.
+	pkgFiles map[*inode]pkgContent
+	pkgBuf   []byte
 }
 
 // hidden tells t.hide of n and, for a directory, of all it holds.

@@ -21,6 +21,8 @@ type Rules struct {
 	MaxCompressedSize int64
 	MinReduction      float64 // percent, against the first image
 	Forbid            []analysis.Kind
+	// ForbidPackages are package names no image may hold.
+	ForbidPackages []string
 	// dive's rules, lowestEfficiency, highestWastedBytes and
 	// highestUserWastedPercent, nil when not set. They compare exactly
 	// (0 is a limit: no waste at all), where dive compares floats.
@@ -155,6 +157,16 @@ func Evaluate(images []*analysis.Image, r Rules) []Result {
 		for _, k := range r.Forbid {
 			found := img.Of(k)
 			check("forbid", string(k), len(found) > 0, func() string { return fmt.Sprintf("%s: %s", k, describe(found)) })
+		}
+		for _, name := range r.ForbidPackages {
+			found := img.Packages.Named([]string{name})
+			check("forbid-package", name, len(found) > 0, func() string {
+				var parts []string
+				for _, p := range found {
+					parts = append(parts, fmt.Sprintf("%s %s %s (%s, layer %d)", p.Kind, p.Name, p.Version, size.Exact(p.Bytes), p.Layer))
+				}
+				return strings.Join(parts, ", ")
+			})
 		}
 	}
 	return out

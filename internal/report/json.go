@@ -55,6 +55,34 @@ type jsonImage struct {
 	// Runs: for an image that ships a toolchain, what a final stage
 	// needs to run its entrypoint.
 	Runs *jsonRuns `json:"runs,omitempty"`
+	// Packages: every file of the final filesystem attributed to the
+	// package that owns it, or unowned; null with manifest_only.
+	Packages *jsonPackages `json:"packages"`
+}
+
+type jsonPackages struct {
+	Bytes      int64         `json:"bytes"`
+	Count      int           `json:"count"`
+	Attributed int64         `json:"attributed_bytes"`
+	Unowned    int64         `json:"unowned_bytes"`
+	List       []jsonPackage `json:"list"`
+	Dirs       []jsonUnowned `json:"unowned"`
+}
+
+type jsonPackage struct {
+	Kind    string   `json:"kind"`
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	Bytes   int64    `json:"bytes"`
+	Files   int      `json:"files"`
+	Layer   int      `json:"layer"`
+	Modules []string `json:"modules,omitempty"`
+}
+
+type jsonUnowned struct {
+	Dir   string `json:"dir"`
+	Bytes int64  `json:"bytes"`
+	Files int    `json:"files"`
 }
 
 type jsonRuns struct {
@@ -255,6 +283,14 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			j.Reclaimable = []jsonReclaimable{}
 			for _, r := range img.Reclaimable {
 				j.Reclaimable = append(j.Reclaimable, jsonReclaimable(r))
+			}
+			pk := img.Packages
+			j.Packages = &jsonPackages{pk.Bytes, pk.Count, pk.Attributed, pk.UnownedBytes, []jsonPackage{}, []jsonUnowned{}}
+			for _, p := range pk.List {
+				j.Packages.List = append(j.Packages.List, jsonPackage(p))
+			}
+			for _, u := range pk.Unowned {
+				j.Packages.Dirs = append(j.Packages.Dirs, jsonUnowned(u))
 			}
 			if img.Runs != nil {
 				r := jsonRuns(*img.Runs)

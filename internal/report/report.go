@@ -290,6 +290,15 @@ func Table(w io.Writer, images []*analysis.Image) error {
 				fmt.Fprintf(w, "    %9s  %s  %s: %s\n", size.Format(a.Bytes), a.What, adviceWhere(img, a), a.Fix)
 			}
 		}
+		if pk := img.Packages; pk.Count > 0 {
+			fmt.Fprintf(w, "  packages: %s\n", packagesLine(img))
+			for _, p := range pk.List {
+				fmt.Fprintf(w, "    %9s  %s\n", size.Format(p.Bytes), packageText(img, p))
+			}
+			if len(pk.Unowned) > 0 {
+				fmt.Fprintf(w, "  unowned: %s\n", unownedText(pk.Unowned))
+			}
+		}
 		if len(img.Hidden.Paths) > 0 {
 			fmt.Fprintln(w, "  largest hidden paths:")
 			for _, p := range img.Hidden.Paths {
@@ -415,6 +424,17 @@ func Markdown(w io.Writer, images []*analysis.Image, violations []budget.Violati
 			fmt.Fprintf(w, "Efficiency %s, wasted %s (%s).\n",
 				efficiency(img), size.Exact(img.Waste.WastedBytes), wastedShare(img))
 			fmt.Fprintf(w, "\nHidden: %s.\n", mdEscape(hiddenLine(img)))
+			if pk := img.Packages; pk.Count > 0 {
+				fmt.Fprintf(w, "\nPackages: %s.\n\n", packagesLine(img))
+				fmt.Fprintln(w, "| Bytes | Package |")
+				fmt.Fprintln(w, "|---:|---|")
+				for _, p := range pk.List {
+					fmt.Fprintf(w, "| %s | %s |\n", size.Format(p.Bytes), mdEscape(packageText(img, p)))
+				}
+				if len(pk.Unowned) > 0 {
+					fmt.Fprintf(w, "\nUnowned: %s.\n", mdEscape(unownedText(pk.Unowned)))
+				}
+			}
 			if len(img.Advice) > 0 {
 				fmt.Fprintln(w)
 				fmt.Fprintln(w, "| Gives back | What | Where | Change |")
@@ -529,6 +549,31 @@ func layerRef(img *analysis.Image, n int) string {
 		}
 	}
 	return fmt.Sprint(n)
+}
+
+// packagesLine sums up the packages of img.
+func packagesLine(img *analysis.Image) string {
+	pk := img.Packages
+	return fmt.Sprintf("%d own %s of %s (%.1f%%), %s unowned", pk.Count, size.Format(pk.Attributed), size.Format(pk.Bytes),
+		100*float64(pk.Attributed)/float64(max(pk.Bytes, 1)), size.Format(pk.UnownedBytes))
+}
+
+// packageText describes one package, without its bytes.
+func packageText(img *analysis.Image, p analysis.Package) string {
+	s := p.Kind + " " + p.Name
+	if p.Version != "" {
+		s += " " + p.Version
+	}
+	return fmt.Sprintf("%s (%d files, layer %s)", s, p.Files, layerRef(img, p.Layer))
+}
+
+// unownedText lists the directories of unowned bytes.
+func unownedText(dirs []analysis.Unowned) string {
+	var parts []string
+	for _, u := range dirs {
+		parts = append(parts, size.Format(u.Bytes)+" "+u.Dir)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // adviceWhere names the layers and paths an advice is about.

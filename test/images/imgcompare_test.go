@@ -34,7 +34,32 @@ func imgcompare(t *testing.T, args ...string) (string, string, int) {
 	case err != nil:
 		t.Fatal(err)
 	}
+	checkPackages(t, stdout.Bytes())
 	return stdout.String(), stderr.String(), 0
+}
+
+// checkPackages checks, on every JSON report the tests read, that the
+// packages' bytes and the unowned ones are the final filesystem's.
+func checkPackages(t *testing.T, stdout []byte) {
+	t.Helper()
+	var doc struct {
+		Images []struct {
+			Hidden   *struct{ Visible int64 }
+			Packages *struct {
+				Bytes      int64
+				Attributed int64 `json:"attributed_bytes"`
+				Unowned    int64 `json:"unowned_bytes"`
+			}
+		}
+	}
+	if json.Unmarshal(stdout, &doc) != nil {
+		return // not a JSON report
+	}
+	for i, img := range doc.Images {
+		if p := img.Packages; p != nil && (p.Attributed+p.Unowned != p.Bytes || img.Hidden == nil || p.Bytes != img.Hidden.Visible) {
+			t.Errorf("image %d: packages %d + unowned %d, want the final filesystem's %+v", i, p.Attributed, p.Unowned, img.Hidden)
+		}
+	}
 }
 
 // TestImgcompareOnProjectImages analyses the images make images builds,
