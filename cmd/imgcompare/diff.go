@@ -48,6 +48,7 @@ func runDiff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	})
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP to a registry that is not on this machine")
+	fs.BoolVar(&o.manifestOnly, "manifest-only", false, "read only the manifests and configs, no layer: configuration, layers and what a pull downloads (sources that store compressed layers)")
 	var images []string
 	rest := args
 	for {

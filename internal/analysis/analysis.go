@@ -94,7 +94,10 @@ type Image struct {
 
 // Layer is one layer of an image, bottom first.
 type Layer struct {
-	DiffID         string
+	DiffID string
+	// Digest is the blob's, where the source stores the layer as a
+	// blob (a registry, an OCI layout or archive); "" otherwise.
+	Digest         string
 	Size           int64 // uncompressed, as for Image.Size
 	CompressedSize int64
 	Files          int // regular files the layer adds or replaces
@@ -350,6 +353,7 @@ func countBlobs(out *Image, layers []v1.Layer, stored bool) error {
 				return fmt.Errorf("layer %d of %d: its digest: %w", i+1, len(layers), err)
 			}
 			key = h.String()
+			out.Layers[i].Digest = key
 		}
 		if j, ok := first[key]; ok {
 			out.Layers[i].SameBlobAs = j + 1
@@ -593,4 +597,31 @@ var ErrDiffID = errors.New("layer does not match its diff_id")
 // layerError names layer i by its place and the diff_id the config gives it.
 func layerError(diffIDs []v1.Hash, i int, err error) error {
 	return fmt.Errorf("layer %d of %d (%s): %w", i+1, len(diffIDs), diffIDs[i], err)
+}
+
+// Download is what a host that holds image a downloads to pull image b:
+// the compressed sizes of b's blobs, each once, that a lacks. Blobs are
+// told by their digests where both sources store them, otherwise by the
+// layers' diff_ids.
+func Download(a, b *Image) int64 {
+	noDigest := func(l Layer) bool { return l.Digest == "" }
+	byDigest := !slices.ContainsFunc(a.Layers, noDigest) && !slices.ContainsFunc(b.Layers, noDigest)
+	key := func(l Layer) string {
+		if byDigest {
+			return l.Digest
+		}
+		return l.DiffID
+	}
+	have := map[string]bool{}
+	for _, l := range a.Layers {
+		have[key(l)] = true
+	}
+	var n int64
+	for _, l := range b.Layers {
+		if !have[key(l)] {
+			have[key(l)] = true
+			n += l.CompressedSize
+		}
+	}
+	return n
 }

@@ -142,3 +142,32 @@ Version: 3
 		t.Errorf("largest first: %+v", a2.Packages.List[0])
 	}
 }
+
+// TestDownload: what a host holding one image downloads to pull another,
+// by diff_id where the layers are not stored blobs: nothing for the same
+// image, one extra layer's compressed size, each blob once.
+func TestDownload(t *testing.T) {
+	base := it.Layer(t, it.File("bin/busybox", 5000))
+	extra := it.Layer(t, it.File("app", 3000))
+	other := it.Layer(t, it.File("other", 2000))
+	a := analyze(t, it.Image(t, v1.Config{}, it.By("base", base)))
+	b := analyze(t, it.Image(t, v1.Config{}, it.By("base", base), it.By("COPY app", extra)))
+	c := analyze(t, it.Image(t, v1.Config{}, it.By("base", base), it.By("COPY other", other), it.By("COPY app", extra), it.By("COPY app", extra)))
+	for _, tc := range []struct {
+		from, to *Image
+		want     int64
+	}{
+		{a, a, 0},
+		{a, b, b.Layers[1].CompressedSize},
+		{b, a, 0},
+		{b, c, c.Layers[1].CompressedSize},
+		{a, c, c.Layers[1].CompressedSize + c.Layers[2].CompressedSize},
+	} {
+		if got := Download(tc.from, tc.to); got != tc.want || tc.want < 0 {
+			t.Errorf("Download(%d layers, %d layers) = %d, want %d", len(tc.from.Layers), len(tc.to.Layers), got, tc.want)
+		}
+	}
+	if b.Layers[1].CompressedSize == 0 {
+		t.Error("a layer of no compressed bytes: the test proves nothing")
+	}
+}

@@ -62,11 +62,26 @@ type Result struct {
 	Layers []LayerPair
 	// Delta is the change in total file size.
 	Delta int64
+	// Download is what a host holding A downloads to pull B, and
+	// Reverse: what one holding B downloads to pull A
+	// (analysis.Download).
+	Download, Reverse int64
+	// ManifestOnly: the images' files were not read, only their
+	// manifests and configs.
+	ManifestOnly bool
 }
 
 // Identical reports whether the images hold the same files and run with
 // the same configuration; layers may still differ (timestamps, order).
-func (r *Result) Identical() bool { return len(r.Files) == 0 && len(r.Config) == 0 }
+//
+// Read from their manifests alone, images are identical when they run
+// with the same configuration and neither has a blob the other lacks.
+func (r *Result) Identical() bool {
+	if r.ManifestOnly {
+		return len(r.Config) == 0 && r.Download == 0 && r.Reverse == 0
+	}
+	return len(r.Files) == 0 && len(r.Config) == 0
+}
 
 // Ignore lists what a comparison leaves out: paths (glob patterns, a
 // directory's pattern covering what is under it), configuration fields
@@ -123,7 +138,7 @@ func (ig *Ignore) ignoresPath(p string) bool {
 
 // Compare computes the difference from A to B, given the files of each.
 func Compare(a, b *analysis.Image, filesA, filesB map[string]analysis.FileInfo, ig Ignore) *Result {
-	r := &Result{A: a, B: b}
+	r := &Result{A: a, B: b, Download: analysis.Download(a, b), Reverse: analysis.Download(b, a), ManifestOnly: a.ManifestOnly || b.ManifestOnly}
 	dirs := map[string]*Dir{}
 	note := func(f File) {
 		r.Files = append(r.Files, f)

@@ -85,7 +85,20 @@ func describe(f diff.File) string {
 	return strings.Join(parts, ", ")
 }
 
+// downloadLine says what a host downloads to go from one image to the
+// other.
+func downloadLine(r *diff.Result) string {
+	return fmt.Sprintf("download: %s (%d bytes) to pull %s where %s is, %s (%d bytes) the other way",
+		size.Format(r.Download), r.Download, r.B.Name, r.A.Name, size.Format(r.Reverse), r.Reverse)
+}
+
 func diffSummary(r *diff.Result) string {
+	if r.ManifestOnly {
+		if r.Identical() {
+			return "identical: the same layers and configuration (manifests only)"
+		}
+		return fmt.Sprintf("manifests only, files not read; %d configuration settings differ", len(r.Config))
+	}
 	if r.Identical() {
 		return "identical: the same files and configuration"
 	}
@@ -109,6 +122,7 @@ func diffTable(w io.Writer, r *diff.Result, files int) error {
 	fmt.Fprintf(w, "size %s → %s (%s), compressed %s → %s\n",
 		size.Format(r.A.Size), size.Format(r.B.Size), signed(r.B.Size-r.A.Size),
 		size.Format(r.A.CompressedSize), size.Format(r.B.CompressedSize))
+	fmt.Fprintf(w, "%s\n", downloadLine(r))
 	if len(r.Config) > 0 {
 		fmt.Fprintln(w, "\nconfiguration:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -158,6 +172,7 @@ func diffMarkdown(w io.Writer, r *diff.Result, files int) error {
 	fmt.Fprintf(w, "Size %s → %s (%s), compressed %s → %s.\n",
 		size.Format(r.A.Size), size.Format(r.B.Size), signed(r.B.Size-r.A.Size),
 		size.Format(r.A.CompressedSize), size.Format(r.B.CompressedSize))
+	fmt.Fprintf(w, "%s.\n", mdEscape(downloadLine(r)))
 	if len(r.Config) > 0 {
 		fmt.Fprintln(w, "\n| Setting | Before | After |\n|---|---|---|")
 		for _, s := range r.Config {
@@ -199,6 +214,16 @@ type jsonDiff struct {
 	Dirs      []jsonDiffDir     `json:"directories"`
 	Files     []jsonDiffFile    `json:"files"`
 	Layers    []jsonDiffLayerAB `json:"layers"`
+	// Download: what a host holding before downloads to pull after,
+	// and the reverse, in compressed bytes.
+	Download jsonDownload `json:"download"`
+	// ManifestOnly: files not read, only manifests and configs.
+	ManifestOnly bool `json:"manifest_only,omitempty"`
+}
+
+type jsonDownload struct {
+	BeforeToAfter int64 `json:"before_to_after"`
+	AfterToBefore int64 `json:"after_to_before"`
 }
 
 type jsonDiffImage struct {
@@ -262,15 +287,17 @@ func layerJSON(l *analysis.Layer) *jsonLayer {
 
 func diffJSON(w io.Writer, r *diff.Result) error {
 	doc := jsonDiff{
-		Schema:    DiffSchemaVersion,
-		Before:    jsonDiffImage{r.A.Name, r.A.ID, r.A.Size, r.A.CompressedSize},
-		After:     jsonDiffImage{r.B.Name, r.B.ID, r.B.Size, r.B.CompressedSize},
-		Identical: r.Identical(),
-		SizeDelta: r.Delta,
-		Config:    []jsonSetting{},
-		Dirs:      []jsonDiffDir{},
-		Files:     []jsonDiffFile{},
-		Layers:    []jsonDiffLayerAB{},
+		Schema:       DiffSchemaVersion,
+		Before:       jsonDiffImage{r.A.Name, r.A.ID, r.A.Size, r.A.CompressedSize},
+		After:        jsonDiffImage{r.B.Name, r.B.ID, r.B.Size, r.B.CompressedSize},
+		Identical:    r.Identical(),
+		SizeDelta:    r.Delta,
+		Config:       []jsonSetting{},
+		Dirs:         []jsonDiffDir{},
+		Files:        []jsonDiffFile{},
+		Layers:       []jsonDiffLayerAB{},
+		Download:     jsonDownload{r.Download, r.Reverse},
+		ManifestOnly: r.ManifestOnly,
 	}
 	for _, s := range r.Config {
 		doc.Config = append(doc.Config, jsonSetting(s))

@@ -155,6 +155,9 @@ type jsonReduction struct {
 	Baseline     string            `json:"baseline"`
 	Uncompressed jsonPercent       `json:"uncompressed"`
 	Compressed   jsonCompressedCut `json:"compressed"`
+	// Download: the compressed bytes a host holding the baseline
+	// downloads to pull this image.
+	Download int64 `json:"download"`
 }
 
 type jsonPercent struct {
@@ -243,7 +246,7 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 		if i > 0 {
 			u := analysis.Reduce(images[0].Size, img.Size)
 			c := analysis.Reduce(images[0].CompressedSize, img.CompressedSize)
-			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonCompressedCut{c.Percent, c.Factor, sameSource(images[0], img)}}
+			j.Reduction = &jsonReduction{images[0].Name, jsonPercent(u), jsonCompressedCut{c.Percent, c.Factor, sameSource(images[0], img)}, analysis.Download(images[0], img)}
 		}
 		for _, l := range img.Layers {
 			j.Layers = append(j.Layers, jsonLayerOf(l))
