@@ -69,6 +69,13 @@ type Result struct {
 	// ManifestOnly: the images' files were not read, only their
 	// manifests and configs.
 	ManifestOnly bool
+	// Packages changed, largest change first, and the change of the
+	// bytes no package owns, by directory: PackagesDelta + UnownedDelta
+	// is the change of the final filesystem's bytes. They need the
+	// images analysed with every package kept (analysis.Options.Packages).
+	Packages                    []PackageChange
+	Unowned                     []UnownedChange
+	PackagesDelta, UnownedDelta int64
 }
 
 // Identical reports whether the images hold the same files and run with
@@ -197,6 +204,7 @@ func Compare(a, b *analysis.Image, filesA, filesB map[string]analysis.FileInfo, 
 		return r.Dirs[i].Dir < r.Dirs[j].Dir
 	})
 	r.Config = compareConfig(a, b, ig)
+	comparePackages(r, a, b)
 	for i := range max(len(a.Layers), len(b.Layers)) {
 		var pair LayerPair
 		if i < len(a.Layers) {

@@ -85,6 +85,37 @@ func describe(f diff.File) string {
 	return strings.Join(parts, ", ")
 }
 
+// packagesDeltaLine sums up the package changes.
+func packagesDeltaLine(r *diff.Result) string {
+	return fmt.Sprintf("packages %s, unowned %s, in all %s", signed(r.PackagesDelta), signed(r.UnownedDelta), signed(r.PackagesDelta+r.UnownedDelta))
+}
+
+// versions says a package's versions before and after.
+func versions(p diff.PackageChange) string {
+	switch {
+	case p.Before == nil:
+		return p.After.Version
+	case p.After == nil:
+		return p.Before.Version
+	case p.Before.Version == p.After.Version:
+		return p.After.Version
+	}
+	return p.Before.Version + " → " + p.After.Version
+}
+
+// unownedChanges lists the changes of unowned bytes by directory.
+func unownedChanges(r *diff.Result, n int) string {
+	var parts []string
+	for i, u := range r.Unowned {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("and %d more", len(r.Unowned)-n))
+			break
+		}
+		parts = append(parts, signed(u.Delta)+" "+u.Dir)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // downloadLine says what a host downloads to go from one image to the
 // other.
 func downloadLine(r *diff.Result) string {
@@ -140,6 +171,21 @@ func diffTable(w io.Writer, r *diff.Result, files int) error {
 		}
 		tw.Flush()
 	}
+	if len(r.Packages) > 0 || len(r.Unowned) > 0 {
+		fmt.Fprintf(w, "\npackages, largest change first (%s):\n", packagesDeltaLine(r))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for i, p := range r.Packages {
+			if i == files {
+				fmt.Fprintf(tw, "  … and %d more (--largest N lists more; -o json lists all)\n", len(r.Packages)-files)
+				break
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", p.Change, signed(p.Delta), p.Kind, p.Name, versions(p))
+		}
+		tw.Flush()
+		if len(r.Unowned) > 0 {
+			fmt.Fprintf(w, "  unowned: %s\n", unownedChanges(r, files))
+		}
+	}
 	if len(r.Files) > 0 {
 		fmt.Fprintln(w, "\nfiles, largest change first:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -185,6 +231,19 @@ func diffMarkdown(w io.Writer, r *diff.Result, files int) error {
 			fmt.Fprintf(w, "| %s | %d | %d | %d | %s |\n", mdCode(d.Dir), d.Added, d.Removed, d.Changed, signed(d.Delta))
 		}
 	}
+	if len(r.Packages) > 0 || len(r.Unowned) > 0 {
+		fmt.Fprintf(w, "\nPackages: %s.\n\n| Change | Size | Package | Version |\n|---|---:|---|---|\n", packagesDeltaLine(r))
+		for i, p := range r.Packages {
+			if i == files {
+				fmt.Fprintf(w, "\n… and %d more packages (-o json lists all).\n", len(r.Packages)-files)
+				break
+			}
+			fmt.Fprintf(w, "| %s | %s | %s %s | %s |\n", p.Change, signed(p.Delta), p.Kind, mdEscape(p.Name), mdEscape(versions(p)))
+		}
+		if len(r.Unowned) > 0 {
+			fmt.Fprintf(w, "\nUnowned: %s.\n", mdEscape(unownedChanges(r, files)))
+		}
+	}
 	if len(r.Files) > 0 {
 		fmt.Fprintln(w, "\n| Change | Size | Path | What |\n|---|---:|---|---|")
 		for i, f := range r.Files {
@@ -219,6 +278,32 @@ type jsonDiff struct {
 	Download jsonDownload `json:"download"`
 	// ManifestOnly: files not read, only manifests and configs.
 	ManifestOnly bool `json:"manifest_only,omitempty"`
+	// Packages: added, removed and changed, largest change first; the
+	// unowned change by directory; packages_delta + unowned_delta is the
+	// change of the final filesystem's bytes.
+	Packages      []jsonPackageChange `json:"packages"`
+	Unowned       []jsonUnownedChange `json:"unowned"`
+	PackagesDelta int64               `json:"packages_delta"`
+	UnownedDelta  int64               `json:"unowned_delta"`
+}
+
+type jsonPackageChange struct {
+	Kind   string           `json:"kind"`
+	Name   string           `json:"name"`
+	Change string           `json:"change"`
+	Before *jsonPackageSide `json:"before"`
+	After  *jsonPackageSide `json:"after"`
+	Delta  int64            `json:"size_delta"`
+}
+
+type jsonPackageSide struct {
+	Version string `json:"version"`
+	Bytes   int64  `json:"bytes"`
+}
+
+type jsonUnownedChange struct {
+	Dir   string `json:"dir"`
+	Delta int64  `json:"size_delta"`
 }
 
 type jsonDownload struct {
@@ -287,17 +372,21 @@ func layerJSON(l *analysis.Layer) *jsonLayer {
 
 func diffJSON(w io.Writer, r *diff.Result) error {
 	doc := jsonDiff{
-		Schema:       DiffSchemaVersion,
-		Before:       jsonDiffImage{r.A.Name, r.A.ID, r.A.Size, r.A.CompressedSize},
-		After:        jsonDiffImage{r.B.Name, r.B.ID, r.B.Size, r.B.CompressedSize},
-		Identical:    r.Identical(),
-		SizeDelta:    r.Delta,
-		Config:       []jsonSetting{},
-		Dirs:         []jsonDiffDir{},
-		Files:        []jsonDiffFile{},
-		Layers:       []jsonDiffLayerAB{},
-		Download:     jsonDownload{r.Download, r.Reverse},
-		ManifestOnly: r.ManifestOnly,
+		Schema:        DiffSchemaVersion,
+		Before:        jsonDiffImage{r.A.Name, r.A.ID, r.A.Size, r.A.CompressedSize},
+		After:         jsonDiffImage{r.B.Name, r.B.ID, r.B.Size, r.B.CompressedSize},
+		Identical:     r.Identical(),
+		SizeDelta:     r.Delta,
+		Config:        []jsonSetting{},
+		Dirs:          []jsonDiffDir{},
+		Files:         []jsonDiffFile{},
+		Layers:        []jsonDiffLayerAB{},
+		Download:      jsonDownload{r.Download, r.Reverse},
+		Packages:      []jsonPackageChange{},
+		Unowned:       []jsonUnownedChange{},
+		PackagesDelta: r.PackagesDelta,
+		UnownedDelta:  r.UnownedDelta,
+		ManifestOnly:  r.ManifestOnly,
 	}
 	for _, s := range r.Config {
 		doc.Config = append(doc.Config, jsonSetting(s))
@@ -310,6 +399,18 @@ func diffJSON(w io.Writer, r *diff.Result) error {
 	}
 	for _, p := range r.Layers {
 		doc.Layers = append(doc.Layers, jsonDiffLayerAB{layerJSON(p.Before), layerJSON(p.After)})
+	}
+	side := func(s *diff.PackageSide) *jsonPackageSide {
+		if s == nil {
+			return nil
+		}
+		return &jsonPackageSide{s.Version, s.Bytes}
+	}
+	for _, p := range r.Packages {
+		doc.Packages = append(doc.Packages, jsonPackageChange{p.Kind, p.Name, p.Change, side(p.Before), side(p.After), p.Delta})
+	}
+	for _, u := range r.Unowned {
+		doc.Unowned = append(doc.Unowned, jsonUnownedChange(u))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
