@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
@@ -37,8 +36,7 @@ const diffStatus = 1
 // runDiff is imgcompare diff.
 func runDiff(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, tempDir *scratchDir) error {
 	var ig diff.Ignore
-	// Every package kept, for the package changes.
-	o := &options{format: "table", largest: 20, packages: math.MaxInt, tempDir: tempDir, progress: "auto"}
+	o := &options{format: "table", largest: 20, tempDir: tempDir, progress: "auto"}
 	fs := flag.NewFlagSet("imgcompare diff", flag.ContinueOnError)
 	addProgressFlags(fs, o)
 	fs.SetOutput(io.Discard)

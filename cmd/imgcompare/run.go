@@ -100,6 +100,7 @@ type options struct {
 	progress     string // auto, always or never
 	rules        budget.Rules
 	reports      []reportFile // --report: more formats, to files
+	bases        []string     // --base: base images, by their layers
 	images       []string
 	tempDir      *scratchDir // for the sources' temporary copies
 }
@@ -197,6 +198,19 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		o.rules.Forbid, err = budget.ParseForbid(s)
 		return err
 	})
+	fs.Func("max-growth", "fail when an image grows over the baseline (the first image) by more than this `size` or share of the baseline's size (5MB, 10%); the message names what grew most", func(s string) (err error) {
+		if strings.HasSuffix(strings.TrimSpace(s), "%") {
+			o.rules.MaxGrowthShare, err = budget.ParseFraction(s, true)
+			return err
+		}
+		n, err := size.ParseOrZero(s)
+		o.rules.MaxGrowth = &n
+		return err
+	})
+	fs.Func("base", "the base `image` the images were built on: its layers are reported apart from their own (repeatable, for a baseline and a candidate on different bases; default: the layers an image shares with the baseline)", func(s string) error {
+		o.bases = append(o.bases, s)
+		return nil
+	})
 	fs.Func("forbid-package", "fail when an image holds any of these `packages`, by name (gcc-12,openssh-server)", func(s string) error {
 		for _, name := range strings.Split(s, ",") {
 			if name = strings.TrimSpace(name); name != "" {
@@ -245,7 +259,8 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		return nil, usageError("-packages %d: want zero or more", o.packages)
 	}
 	if o.manifestOnly && (o.rules.MaxSize > 0 || o.rules.MinReduction != 0 || o.rules.MinEfficiency != nil || o.rules.MaxWastedBytes != nil ||
-		o.rules.MaxWastedShare != nil || o.rules.MaxReclaimable != nil || o.rules.MaxReclaimableShare != nil || len(o.rules.ForbidPackages) > 0 || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
+		o.rules.MaxWastedShare != nil || o.rules.MaxReclaimable != nil || o.rules.MaxReclaimableShare != nil || len(o.rules.ForbidPackages) > 0 ||
+		o.rules.MaxGrowth != nil || o.rules.MaxGrowthShare != nil || slices.ContainsFunc(o.rules.Forbid, func(k analysis.Kind) bool { return k != analysis.Root })) {
 		return nil, usageError("--manifest-only reads no layer: only --max-compressed-size and --forbid root can be checked")
 	}
 	if o.allPlatforms && o.platform != nil {
@@ -336,6 +351,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 
+	if err := markBases(ctx, images, stdin, stderr, o); err != nil {
+		return &exitError{exitUsage, err}
+	}
 	results := budget.Evaluate(images, o.rules)
 	violations := budget.Violations(results)
 	var out bytes.Buffer
@@ -510,4 +528,46 @@ func (p *progress) done() {
 	if p.printed && p.terminal {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// markBases says which bottom layers of each image are a base image's:
+// those it shares with the --base image it shares most with, or, with
+// none given, those it shares with the baseline.
+func markBases(ctx context.Context, images []*analysis.Image, stdin io.Reader, stderr io.Writer, o *options) error {
+	if len(o.bases) == 0 {
+		if len(images) < 2 {
+			return nil
+		}
+		var ids []string
+		for _, l := range images[0].Layers {
+			ids = append(ids, l.DiffID)
+		}
+		for _, img := range images[1:] {
+			img.BaseLayers, img.BaseFrom = analysis.SharedLayers(img, ids), analysis.SharedWithBaseline
+		}
+		return nil
+	}
+	bases := map[string][]string{}
+	for _, arg := range o.bases {
+		opened, err := source.Open(ctx, arg, o.sourceOptions(arg, stdin, stderr))
+		if err != nil {
+			return fmt.Errorf("--base: %w", err)
+		}
+		config, err := opened.ConfigFile()
+		opened.Close()
+		if err != nil {
+			return fmt.Errorf("--base %s: reading its config: %w", arg, err)
+		}
+		for _, h := range config.RootFS.DiffIDs {
+			bases[arg] = append(bases[arg], h.String())
+		}
+	}
+	for _, img := range images {
+		for _, arg := range o.bases {
+			if n := analysis.SharedLayers(img, bases[arg]); n > img.BaseLayers {
+				img.BaseLayers, img.BaseFrom = n, "--base "+arg
+			}
+		}
+	}
+	return nil
 }

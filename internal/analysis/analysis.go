@@ -84,6 +84,11 @@ type Image struct {
 	// built from it would need to run its entrypoint; nil otherwise, or
 	// when the program is not found.
 	Runs *Runs
+	// BaseLayers is how many of the bottom layers are a base image's,
+	// BaseFrom says how that is known (the image given as --base, or the
+	// layers shared with the baseline); 0 and "" when unknown.
+	BaseLayers int
+	BaseFrom   string
 	// Packages attributes every file of the final filesystem to the
 	// package that owns it, or to none.
 	Packages Packages
@@ -622,6 +627,29 @@ func Download(a, b *Image) int64 {
 			have[key(l)] = true
 			n += l.CompressedSize
 		}
+	}
+	return n
+}
+
+// SharedWithBaseline is Image.BaseFrom for base layers known as those an
+// image shares with the baseline.
+const SharedWithBaseline = "shared with the baseline"
+
+// SharedLayers is how many bottom layers image a has in common with the
+// layers whose diff_ids are given, in order.
+func SharedLayers(a *Image, diffIDs []string) int {
+	n := 0
+	for n < len(a.Layers) && n < len(diffIDs) && a.Layers[n].DiffID == diffIDs[n] {
+		n++
+	}
+	return n
+}
+
+// LayerBytes is the uncompressed size of layers from (from 1) to to.
+func LayerBytes(img *Image, from, to int) int64 {
+	var n int64
+	for i := from - 1; i < to && i < len(img.Layers); i++ {
+		n += img.Layers[i].Size
 	}
 	return n
 }

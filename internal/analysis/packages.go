@@ -59,8 +59,15 @@ type Packages struct {
 	Attributed, UnownedBytes int64
 	Bytes                    int64
 
-	all []Package // List before keep trims it
+	all        []Package // List before keep trims it
+	allUnowned []Unowned
 }
+
+// All returns every package, largest first, however many keep kept.
+func (p *Packages) All() []Package { return p.all }
+
+// AllUnowned returns every directory of unowned bytes, largest first.
+func (p *Packages) AllUnowned() []Unowned { return p.allUnowned }
 
 // keep trims the lists to the n largest; the sums stay whole.
 func (p *Packages) keep(n int) {
@@ -350,6 +357,7 @@ func (c *claims) attribute(npmDirs map[string]int, goBins map[*inode]int) Packag
 		}
 		return out.Unowned[i].Dir < out.Unowned[j].Dir
 	})
+	out.allUnowned = out.Unowned
 	return out
 }
 

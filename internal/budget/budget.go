@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
+	"github.com/rastringer/docker_multistage/internal/diff"
 	"github.com/rastringer/docker_multistage/internal/size"
 )
 
@@ -33,6 +35,11 @@ type Rules struct {
 	// many bytes, or so large a share of its size; nil when not set.
 	MaxReclaimable      *int64
 	MaxReclaimableShare *big.Rat
+	// How much an image may grow over the baseline (the first image):
+	// at most so many bytes, or so large a share of the baseline's size;
+	// nil when not set.
+	MaxGrowth      *int64
+	MaxGrowthShare *big.Rat
 }
 
 // Violation is one rule one image breaks.
@@ -154,6 +161,20 @@ func Evaluate(images []*analysis.Image, r Rules) []Result {
 				})
 			}
 		}
+		if (r.MaxGrowth != nil || r.MaxGrowthShare != nil) && len(images) > 1 {
+			base := images[0]
+			grew := img.Size - base.Size
+			if r.MaxGrowth != nil {
+				check("max-growth", size.Exact(*r.MaxGrowth), grew > *r.MaxGrowth, func() string {
+					return fmt.Sprintf("grew %s over %s, more than %s: %s", signedExact(grew), base.Name, size.Exact(*r.MaxGrowth), Growth(base, img))
+				})
+			}
+			if r.MaxGrowthShare != nil {
+				check("max-growth", percent(r.MaxGrowthShare), grew > 0 && ratio(grew, base.Size, 1).Cmp(r.MaxGrowthShare) > 0, func() string {
+					return fmt.Sprintf("grew %s (%+.4g%%) over %s, more than %s: %s", signedExact(grew), 100*float64(grew)/float64(max(base.Size, 1)), base.Name, percent(r.MaxGrowthShare), Growth(base, img))
+				})
+			}
+		}
 		for _, k := range r.Forbid {
 			found := img.Of(k)
 			check("forbid", string(k), len(found) > 0, func() string { return fmt.Sprintf("%s: %s", k, describe(found)) })
@@ -251,4 +272,86 @@ func ParseForbid(s string) ([]analysis.Kind, error) {
 		return nil, errors.New("empty list of findings")
 	}
 	return out, nil
+}
+
+// signedExact prints a size change with its sign, in bytes too.
+func signedExact(n int64) string {
+	if n < 0 {
+		return "-" + size.Exact(-n)
+	}
+	return "+" + size.Exact(n)
+}
+
+// maxCauses is how many of what grew most a growth names.
+const maxCauses = 3
+
+// Growth says what made img grow over base: the base image's layers
+// apart from the image's own where it is known which are which, then what
+// grew most among the packages, the image's own new layers and the
+// directories of unowned bytes.
+func Growth(base, img *analysis.Image) string {
+	var parts []string
+	baseLayers := base.BaseLayers
+	if img.BaseFrom == analysis.SharedWithBaseline {
+		baseLayers = img.BaseLayers
+	}
+	switch {
+	case img.BaseFrom == analysis.SharedWithBaseline && img.BaseLayers == 0:
+		parts = append(parts, "no layer is shared with the baseline (a new base image? --base IMAGE says which layers are its)")
+	case img.BaseLayers > 0:
+		before := analysis.LayerBytes(base, 1, baseLayers)
+		after := analysis.LayerBytes(img, 1, img.BaseLayers)
+		own := (img.Size - after) - (base.Size - before)
+		parts = append(parts, fmt.Sprintf("the base image (layers 1-%d, %s) %s, the image's own layers %s",
+			img.BaseLayers, img.BaseFrom, signedSize(after-before), signedSize(own)))
+	}
+	type cause struct {
+		what  string
+		bytes int64
+	}
+	var causes []cause
+	packages, unowned := diff.ComparePackages(base, img)
+	for _, p := range packages {
+		if p.Delta > 0 {
+			causes = append(causes, cause{fmt.Sprintf("%s %s %s %s", p.Kind, p.Name, p.Change, signedSize(p.Delta)), p.Delta})
+		}
+	}
+	for _, u := range unowned {
+		if u.Delta > 0 {
+			causes = append(causes, cause{fmt.Sprintf("unowned %s %s", u.Dir, signedSize(u.Delta)), u.Delta})
+		}
+	}
+	had := map[string]bool{}
+	for _, l := range base.Layers {
+		had[l.DiffID] = true
+	}
+	for i, l := range img.Layers {
+		if i >= img.BaseLayers && !had[l.DiffID] && l.Size > 0 {
+			what := fmt.Sprintf("layer %d", i+1)
+			if l.Instruction != "" {
+				what += " (" + l.Instruction + ")"
+			}
+			causes = append(causes, cause{fmt.Sprintf("%s new %s", what, signedSize(l.Size)), l.Size})
+		}
+	}
+	sort.SliceStable(causes, func(i, j int) bool { return causes[i].bytes > causes[j].bytes })
+	var most []string
+	for _, c := range causes[:min(len(causes), maxCauses)] {
+		most = append(most, c.what)
+	}
+	if len(most) > 0 {
+		parts = append(parts, "most: "+strings.Join(most, ", "))
+	}
+	if len(parts) == 0 {
+		return "nothing grew that a package, layer or directory names"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// signedSize prints a size change with its sign.
+func signedSize(n int64) string {
+	if n < 0 {
+		return "-" + size.Format(-n)
+	}
+	return "+" + size.Format(n)
 }

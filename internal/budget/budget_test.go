@@ -203,3 +203,63 @@ func TestMaxReclaimable(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxGrowth: a candidate that grew by a package and a layer of its
+// own over a baseline on the same base; the violation names the base
+// (unchanged) apart from the image's own layers, then the package and
+// the layer that grew most. Another base, given with --base, is said to
+// be what grew.
+func TestMaxGrowth(t *testing.T) {
+	status := func(pkgs ...string) it.Entry {
+		var s string
+		for _, p := range pkgs {
+			s += "Package: " + p + "\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n"
+		}
+		return it.Entry{Name: "var/lib/dpkg/status", Content: []byte(s)}
+	}
+	list := func(pkg, file string) it.Entry {
+		return it.Entry{Name: "var/lib/dpkg/info/" + pkg + ".list", Content: []byte(file + "\n")}
+	}
+	base := it.Layer(t, it.File("bin/sh", 1000))
+	newBase := it.Layer(t, it.File("bin/sh", 1000), it.File("usr/lib/libnew.so", 50000))
+	analyse := func(name string, steps ...it.Step) *analysis.Image {
+		img, err := analysis.Analyze(context.Background(), it.Image(t, v1.Config{}, steps...), analysis.Options{Compression: analysis.Computed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img.Name = name
+		return img
+	}
+	v1Image := analyse("app:1", it.By("base", base),
+		it.By("RUN apt-get install small", it.Layer(t, status("small"), list("small", "/usr/bin/small"), it.File("usr/bin/small", 2000))))
+	v2Image := analyse("app:2", it.By("base", base),
+		it.By("RUN apt-get install small big", it.Layer(t, status("small", "big"), list("small", "/usr/bin/small"), list("big", "/usr/lib/big.so"),
+			it.File("usr/bin/small", 2000), it.File("usr/lib/big.so", 30000))),
+		it.By("COPY data /data", it.Layer(t, it.File("data/blob", 8000))))
+	v2Image.BaseLayers, v2Image.BaseFrom = 1, analysis.SharedWithBaseline
+	n := func(v int64) *int64 { return &v }
+	got := Violations(Evaluate([]*analysis.Image{v1Image, v2Image}, Rules{MaxGrowth: n(10000)}))
+	want := "app:2: --max-growth: grew +38.1 kB (38090 bytes) over app:1, more than 10.0 kB (10000 bytes): "
+	if len(got) != 1 || !strings.HasPrefix(got[0].String(), want) ||
+		!strings.Contains(got[0].String(), "the base image (layers 1-1, shared with the baseline) +0 B, the image's own layers +38") ||
+		!strings.Contains(got[0].String(), "most: layer 2 (RUN apt-get install small big) new +32") ||
+		!strings.Contains(got[0].String(), "deb big added +30.0 kB") {
+		t.Errorf("%v, want %s… naming the base, then big and the new layers", got, want)
+	}
+	if got := Violations(Evaluate([]*analysis.Image{v1Image, v2Image}, Rules{MaxGrowthShare: big.NewRat(20, 1)})); len(got) != 0 {
+		t.Errorf("2000%%: %v, want none", got)
+	}
+	if got := Violations(Evaluate([]*analysis.Image{v1Image, v2Image}, Rules{MaxGrowthShare: big.NewRat(1, 10)})); len(got) != 1 || !strings.Contains(got[0].String(), "more than 10%") {
+		t.Errorf("10%%: %v", got)
+	}
+
+	// The same own layers on a new base: the base grew.
+	v3Image := analyse("app:3", it.By("base", newBase),
+		it.By("RUN apt-get install small", it.Layer(t, status("small"), list("small", "/usr/bin/small"), it.File("usr/bin/small", 2000))))
+	v1Image.BaseLayers, v1Image.BaseFrom = 1, "--base base:1"
+	v3Image.BaseLayers, v3Image.BaseFrom = 1, "--base base:2"
+	got = Violations(Evaluate([]*analysis.Image{v1Image, v3Image}, Rules{MaxGrowth: n(10000)}))
+	if len(got) != 1 || !strings.Contains(got[0].String(), "the base image (layers 1-1, --base base:2) +50.0 kB, the image's own layers +0 B") {
+		t.Errorf("a new base: %v", got)
+	}
+}

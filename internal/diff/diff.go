@@ -71,8 +71,7 @@ type Result struct {
 	ManifestOnly bool
 	// Packages changed, largest change first, and the change of the
 	// bytes no package owns, by directory: PackagesDelta + UnownedDelta
-	// is the change of the final filesystem's bytes. They need the
-	// images analysed with every package kept (analysis.Options.Packages).
+	// is the change of the final filesystem's bytes.
 	Packages                    []PackageChange
 	Unowned                     []UnownedChange
 	PackagesDelta, UnownedDelta int64

@@ -33,6 +33,14 @@ type UnownedChange struct {
 	Delta int64
 }
 
+// ComparePackages compares the packages of a and b: the changes, largest
+// first, and the unowned bytes' change by directory. See Result.
+func ComparePackages(a, b *analysis.Image) (packages []PackageChange, unowned []UnownedChange) {
+	var r Result
+	comparePackages(&r, a, b)
+	return r.Packages, r.Unowned
+}
+
 // comparePackages compares the packages of a and b. The package changes
 // and the unowned ones add up to the change of the final filesystem's
 // bytes (Packages.Bytes), exactly.
@@ -63,10 +71,10 @@ func comparePackages(r *Result, a, b *analysis.Image) {
 		return r.Packages[i].Kind+" "+r.Packages[i].Name < r.Packages[j].Kind+" "+r.Packages[j].Name
 	})
 	unowned := map[string]int64{}
-	for _, u := range a.Packages.Unowned {
+	for _, u := range a.Packages.AllUnowned() {
 		unowned[u.Dir] -= u.Bytes
 	}
-	for _, u := range b.Packages.Unowned {
+	for _, u := range b.Packages.AllUnowned() {
 		unowned[u.Dir] += u.Bytes
 	}
 	for dir, d := range unowned {
@@ -88,7 +96,7 @@ func comparePackages(r *Result, a, b *analysis.Image) {
 // packageSides indexes an image's packages by kind and name.
 func packageSides(img *analysis.Image) map[string]*PackageSide {
 	out := map[string]*PackageSide{}
-	for _, p := range img.Packages.List {
+	for _, p := range img.Packages.All() {
 		key := p.Kind + " " + p.Name
 		s := out[key]
 		if s == nil {

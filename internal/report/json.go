@@ -58,6 +58,15 @@ type jsonImage struct {
 	// Packages: every file of the final filesystem attributed to the
 	// package that owns it, or unowned; null with manifest_only.
 	Packages *jsonPackages `json:"packages"`
+	// Base: the bottom layers that are a base image's, and how that is
+	// known; absent when it is not.
+	Base *jsonBase `json:"base,omitempty"`
+}
+
+type jsonBase struct {
+	Layers int    `json:"layers"`
+	From   string `json:"from"`
+	Bytes  int64  `json:"bytes"`
 }
 
 type jsonPackages struct {
@@ -286,6 +295,9 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 			j.Reclaimable = []jsonReclaimable{}
 			for _, r := range img.Reclaimable {
 				j.Reclaimable = append(j.Reclaimable, jsonReclaimable(r))
+			}
+			if img.BaseFrom != "" {
+				j.Base = &jsonBase{img.BaseLayers, img.BaseFrom, analysis.LayerBytes(img, 1, img.BaseLayers)}
 			}
 			pk := img.Packages
 			j.Packages = &jsonPackages{pk.Bytes, pk.Count, pk.Attributed, pk.UnownedBytes, []jsonPackage{}, []jsonUnowned{}}

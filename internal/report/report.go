@@ -290,6 +290,9 @@ func Table(w io.Writer, images []*analysis.Image) error {
 				fmt.Fprintf(w, "    %9s  %s  %s: %s\n", size.Format(a.Bytes), a.What, adviceWhere(img, a), a.Fix)
 			}
 		}
+		if img.BaseFrom != "" {
+			fmt.Fprintf(w, "  base: %s\n", baseLine(img))
+		}
 		if pk := img.Packages; pk.Count > 0 {
 			fmt.Fprintf(w, "  packages: %s\n", packagesLine(img))
 			for _, p := range pk.List {
@@ -549,6 +552,16 @@ func layerRef(img *analysis.Image, n int) string {
 		}
 	}
 	return fmt.Sprint(n)
+}
+
+// baseLine says which layers are a base image's.
+func baseLine(img *analysis.Image) string {
+	if img.BaseLayers == 0 {
+		return "no layer " + img.BaseFrom
+	}
+	own := len(img.Layers) - img.BaseLayers
+	return fmt.Sprintf("layers 1-%d (%s), %s; its own %d layers %s", img.BaseLayers, size.Format(analysis.LayerBytes(img, 1, img.BaseLayers)),
+		img.BaseFrom, own, size.Format(analysis.LayerBytes(img, img.BaseLayers+1, len(img.Layers))))
 }
 
 // packagesLine sums up the packages of img.
