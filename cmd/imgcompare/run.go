@@ -186,12 +186,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		return err
 	})
 	fs.Func("max-reclaimable", "fail when what an image's build could give back (hidden and reclaimable bytes, see what to change) exceeds this `size` or share of its size (50MB, 10%)", func(s string) (err error) {
-		if strings.HasSuffix(strings.TrimSpace(s), "%") {
-			o.rules.MaxReclaimableShare, err = budget.ParseFraction(s, false)
-			return err
-		}
-		n, err := size.ParseOrZero(s)
-		o.rules.MaxReclaimable = &n
+		o.rules.MaxReclaimable, o.rules.MaxReclaimableShare, err = budget.ParseSizeOrShare(s, false)
 		return err
 	})
 	fs.Func("forbid", "fail when an image has any of these `findings`: "+analysis.KindNames(), func(s string) (err error) {
@@ -199,12 +194,7 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 		return err
 	})
 	fs.Func("max-growth", "fail when an image grows over the baseline (the first image) by more than this `size` or share of the baseline's size (5MB, 10%); the message names what grew most", func(s string) (err error) {
-		if strings.HasSuffix(strings.TrimSpace(s), "%") {
-			o.rules.MaxGrowthShare, err = budget.ParseFraction(s, true)
-			return err
-		}
-		n, err := size.ParseOrZero(s)
-		o.rules.MaxGrowth = &n
+		o.rules.MaxGrowth, o.rules.MaxGrowthShare, err = budget.ParseSizeOrShare(s, true)
 		return err
 	})
 	fs.Func("base", "the base `image` the images were built on: its layers are reported apart from their own (repeatable, for a baseline and a candidate on different bases; default: the layers an image shares with the baseline)", func(s string) error {

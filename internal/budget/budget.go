@@ -237,6 +237,17 @@ func ParseFraction(s string, overOne bool) (*big.Rat, error) {
 	return r, nil
 }
 
+// ParseSizeOrShare parses a limit given as a size (50MB) or, ending in
+// %, as a share (see ParseFraction); one of the two results is nil.
+func ParseSizeOrShare(s string, overOne bool) (*int64, *big.Rat, error) {
+	if strings.HasSuffix(strings.TrimSpace(s), "%") {
+		r, err := ParseFraction(s, overOne)
+		return nil, r, err
+	}
+	n, err := size.ParseOrZero(s)
+	return &n, nil, err
+}
+
 // decimal is a number without sign, exponent or slash.
 var decimal = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
 
