@@ -577,7 +577,11 @@ func packageText(img *analysis.Image, p analysis.Package) string {
 	if p.Version != "" {
 		s += " " + p.Version
 	}
-	return fmt.Sprintf("%s (%d files, layer %s)", s, p.Files, layerRef(img, p.Layer))
+	files := "files"
+	if p.Files == 1 {
+		files = "file"
+	}
+	return fmt.Sprintf("%s (%d %s, layer %s)", s, p.Files, files, layerRef(img, p.Layer))
 }
 
 // unownedText lists the directories of unowned bytes.

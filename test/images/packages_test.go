@@ -296,3 +296,47 @@ func TestDownload(t *testing.T) {
 		t.Logf("%s → %s: %+v", c.from, c.to, d)
 	}
 }
+
+// TestPackageDiffDebian installs one package (less, fetched from Debian's
+// mirror with apt-get download) with dpkg -i on the Debian base, and
+// checks imgcompare diff: one package added, with the bytes dpkg lists
+// for it in a container of the image; the package changes and the
+// unowned ones add up to the change of the final filesystem's bytes, as
+// the two images' own reports give them.
+func TestPackageDiffDebian(t *testing.T) {
+	dockertest.BuildImages(t)
+	base := debianBase(t)
+	dir := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN --mount=type=bind,source=debs,target=/debs dpkg -i /debs/less_*.deb\n"})
+	if err := os.Mkdir(filepath.Join(dir, "debs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runIn(t, filepath.Join(dir, "debs"), "apt-get", "download", "-q", "less")
+	const tag = "imgcompare-test/debian-less:latest"
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
+	dockertest.Docker(t, "build", "-q", "--network", "none", "-t", tag, dir)
+
+	stdout, stderr, code := imgcompare(t, "diff", "-o", "json", "docker-daemon:"+base, "docker-daemon:"+tag)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr)
+	}
+	doc := parseJSON[struct {
+		Packages []struct {
+			Kind, Name, Change string
+			After              struct{ Version string }
+			Delta              int64 `json:"size_delta"`
+		}
+		PackagesDelta int64 `json:"packages_delta"`
+		UnownedDelta  int64 `json:"unowned_delta"`
+	}](t, stdout)
+	out := dockertest.Docker(t, "run", "--rm", "--network", "none", "--entrypoint", "bash", tag, "-c",
+		`dpkg-query -L less | while read -r f; do if [ -L "$f" ] || { [ -f "$f" ] && ! [ -d "$f" ]; }; then stat -c '%i %s' "$f"; fi; done | sort -u | awk '{s += $2} END {print s}'`)
+	listed, _ := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if len(doc.Packages) != 1 || doc.Packages[0].Name != "less" || doc.Packages[0].Change != "added" || doc.Packages[0].Delta != listed || doc.PackagesDelta != listed {
+		t.Errorf("package changes %+v (%d), want less added with the %d bytes dpkg lists", doc.Packages, doc.PackagesDelta, listed)
+	}
+	before, after := packagesOf(t, "docker-daemon:"+base), packagesOf(t, "docker-daemon:"+tag)
+	if doc.PackagesDelta+doc.UnownedDelta != after.Packages.Bytes-before.Packages.Bytes {
+		t.Errorf("packages %d + unowned %d, want the final filesystems' change %d", doc.PackagesDelta, doc.UnownedDelta, after.Packages.Bytes-before.Packages.Bytes)
+	}
+	t.Logf("less %s added: %d bytes; unowned %+d", doc.Packages[0].After.Version, listed, doc.UnownedDelta)
+}
