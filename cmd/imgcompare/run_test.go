@@ -563,3 +563,39 @@ func TestHelp(t *testing.T) {
 		t.Errorf("-help: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestPackageGates: --forbid-package and --max-growth from the command
+// line, --base naming the base image's layers, and their bad values.
+func TestPackageGates(t *testing.T) {
+	base := it.Layer(t, it.File("bin/sh", 1000))
+	baseImage := it.Image(t, v1.Config{}, it.By("base", base))
+	app := it.Image(t, v1.Config{}, it.By("base", base), it.By("RUN apt-get install gcc-12", it.Layer(t,
+		it.Entry{Name: "var/lib/dpkg/status", Content: []byte("Package: gcc-12\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.2.0-14\n")},
+		it.Entry{Name: "var/lib/dpkg/info/gcc-12.list", Content: []byte("/usr/bin/gcc-12\n")},
+		it.File("usr/bin/gcc-12", 40000))))
+	baseTar, appTar := writeTarball(t, baseImage, "example.com/base:1"), writeTarball(t, app, "example.com/app:1")
+
+	r := imgcompare(t, nil, "--forbid-package", "gcc-12", appTar)
+	if r.code != 1 || !strings.Contains(r.stderr, "--forbid-package: deb gcc-12 12.2.0-14") {
+		t.Errorf("--forbid-package gcc-12: exit %d, %q", r.code, r.stderr)
+	}
+	r = imgcompare(t, nil, "--max-growth", "10%", "--base", baseTar, "-o", "json", baseTar, appTar)
+	if r.code != 1 || !strings.Contains(r.stderr, "the base image (layers 1-1, --base "+baseTar+") +0 B, the image's own layers +40.") ||
+		!strings.Contains(r.stderr, "deb gcc-12 added +40.0 kB") || !strings.Contains(r.stdout, `"from": "--base `+baseTar+`"`) {
+		t.Errorf("--max-growth 10%%: exit %d, %q\n%s", r.code, r.stderr, r.stdout)
+	}
+	if r := imgcompare(t, nil, "--max-growth", "1MB", baseTar, appTar); r.code != 0 {
+		t.Errorf("--max-growth 1MB: exit %d, %q", r.code, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"--max-growth", "lots", appTar},
+		{"--forbid-package", " , ", appTar},
+		{"--packages", "-1", appTar},
+		{"--base", filepath.Join(t.TempDir(), "missing.tar"), appTar},
+		{"--manifest-only", "--forbid-package", "gcc-12", appTar},
+	} {
+		if r := imgcompare(t, nil, args...); r.code != 2 || r.stderr == "" {
+			t.Errorf("%v: exit %d, %q; want 2 and a message", args, r.code, r.stderr)
+		}
+	}
+}

@@ -263,3 +263,23 @@ func TestMaxGrowth(t *testing.T) {
 		t.Errorf("a new base: %v", got)
 	}
 }
+
+// TestForbidPackage: a package the rules name fails the image, naming
+// its kind, version, bytes and layer; one it does not hold passes.
+func TestForbidPackage(t *testing.T) {
+	img, err := analysis.Analyze(context.Background(), it.Image(t, v1.Config{},
+		it.By("RUN apt-get install gcc-12", it.Layer(t,
+			it.Entry{Name: "var/lib/dpkg/status", Content: []byte("Package: gcc-12\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.2.0-14\n")},
+			it.Entry{Name: "var/lib/dpkg/info/gcc-12.list", Content: []byte("/usr/bin/gcc-12\n")},
+			it.File("usr/bin/gcc-12", 4000))),
+	), analysis.Options{Compression: analysis.Computed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Name = "app"
+	got := Violations(Evaluate([]*analysis.Image{img}, Rules{ForbidPackages: []string{"openssh-server", "gcc-12"}}))
+	want := "app: --forbid-package: deb gcc-12 12.2.0-14 (4.00 kB (4000 bytes), layer 1)"
+	if len(got) != 1 || got[0].String() != want {
+		t.Errorf("%v, want %q", got, want)
+	}
+}
