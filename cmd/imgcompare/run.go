@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
@@ -424,6 +425,12 @@ func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr
 		img.Name = "(stdin)"
 	}
 	img.Source = opened.Transport
+	if opened.StoredSizes {
+		// A build may name its base image in the manifest's annotations.
+		if m, err := opened.Manifest(); err == nil {
+			img.BaseName, img.BaseDigest = m.Annotations[baseNameAnnotation], m.Annotations[baseDigestAnnotation]
+		}
+	}
 	if opened.Platform != "" {
 		img.Name += " [" + opened.Platform + "]"
 	}
@@ -520,11 +527,33 @@ func (p *progress) done() {
 	}
 }
 
+// The annotations a build may write into an image's manifest to name the
+// image it was built on (OCI image spec, annotations.md).
+const (
+	baseNameAnnotation   = "org.opencontainers.image.base.name"
+	baseDigestAnnotation = "org.opencontainers.image.base.digest"
+)
+
 // markBases says which bottom layers of each image are a base image's:
-// those it shares with the --base image it shares most with, or, with
-// none given, those it shares with the baseline.
+// those it shares with the --base image it shares most with; with none
+// given, those it shares with the base its manifest's annotations name,
+// read from its registry; failing that, those it shares with the
+// baseline.
 func markBases(ctx context.Context, images []*analysis.Image, stdin io.Reader, stderr io.Writer, o *options) error {
 	if len(o.bases) == 0 {
+		defer func() {
+			for _, img := range images {
+				if img.BaseName == "" || img.BaseDigest == "" {
+					continue
+				}
+				ids, err := annotatedBase(ctx, img, stdin, stderr, o)
+				if err != nil {
+					fmt.Fprintf(stderr, "imgcompare: %s: the base its annotations name: %v; its base layers are those it shares with the baseline\n", img.Name, err)
+					continue
+				}
+				img.BaseLayers, img.BaseFrom = analysis.SharedLayers(img, ids), "annotated "+img.BaseName
+			}
+		}()
 		if len(images) < 2 {
 			return nil
 		}
@@ -560,4 +589,28 @@ func markBases(ctx context.Context, images []*analysis.Image, stdin io.Reader, s
 		}
 	}
 	return nil
+}
+
+// annotatedBase reads the diff_ids of the base image an image's
+// annotations name, NAME@DIGEST, from its registry.
+func annotatedBase(ctx context.Context, img *analysis.Image, stdin io.Reader, stderr io.Writer, o *options) ([]string, error) {
+	ref, err := name.ParseReference(img.BaseName)
+	if err != nil {
+		return nil, err
+	}
+	arg := "docker://" + ref.Context().Name() + "@" + img.BaseDigest
+	opened, err := source.Open(ctx, arg, o.sourceOptions(arg, stdin, stderr))
+	if err != nil {
+		return nil, err
+	}
+	defer opened.Close()
+	config, err := opened.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, h := range config.RootFS.DiffIDs {
+		ids = append(ids, h.String())
+	}
+	return ids, nil
 }

@@ -89,6 +89,9 @@ type Image struct {
 	// layers shared with the baseline); 0 and "" when unknown.
 	BaseLayers int
 	BaseFrom   string
+	// BaseName and BaseDigest name the base image where the manifest's
+	// annotations do (org.opencontainers.image.base.name and .digest).
+	BaseName, BaseDigest string
 	// Packages attributes every file of the final filesystem to the
 	// package that owns it, or to none.
 	Packages Packages

@@ -78,8 +78,10 @@ type fsTree struct {
 	keptAt map[string]*inode
 	// pkgFiles is what the packages pass needs of the files it reads
 	// (packages.go); pkgBuf holds the content of the one being read.
-	pkgFiles map[*inode]pkgContent
-	pkgBuf   []byte
+	pkgFiles      map[*inode]pkgContent
+	pkgBuf        []byte
+	pkgKept       int64 // bytes of text in pkgFiles
+	pkgIncomplete bool  // a file past maxPkgTotal was not kept
 }
 
 // hidden tells t.hide of n and, for a directory, of all it holds.

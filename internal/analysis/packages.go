@@ -58,6 +58,9 @@ type Packages struct {
 	Count                    int
 	Attributed, UnownedBytes int64
 	Bytes                    int64
+	// Incomplete: the package databases and manifests held more than
+	// the walk keeps (maxPkgTotal); those past it were not read.
+	Incomplete bool
 
 	all        []Package // List before keep trims it
 	allUnowned []Unowned
@@ -103,8 +106,12 @@ const (
 	goExecutable
 )
 
-// maxPkgText bounds a database or manifest the walk keeps.
+// maxPkgText bounds a database or manifest the walk keeps, and
+// maxPkgTotal all it keeps: an image may name any number of files as
+// package manifests.
 const maxPkgText = 64 << 20
+
+var maxPkgTotal int64 = 512 << 20 // a variable for the tests
 
 var (
 	npmManifestPath = regexp.MustCompile(`/node_modules/(?:@[^/]+/)?[^/]+/package\.json$`)
@@ -163,6 +170,11 @@ func (t *fsTree) keepPkgFile(in *inode, kind pkgFile, content []byte) {
 		}
 		c.goBin = bi
 	} else {
+		if t.pkgKept+int64(len(content)) > maxPkgTotal {
+			t.pkgIncomplete = true
+			return
+		}
+		t.pkgKept += int64(len(content))
 		c.text = bytes.Clone(content)
 	}
 	t.pkgFiles[in] = c
@@ -258,7 +270,9 @@ func packagesOf(fs *fsTree) Packages {
 			}
 		}
 	})
-	return c.attribute(npmDirs, goBins)
+	out := c.attribute(npmDirs, goBins)
+	out.Incomplete = fs.pkgIncomplete
+	return out
 }
 
 // owns says which package owns the file at p, -1 for none.

@@ -171,3 +171,19 @@ func TestDownload(t *testing.T) {
 		t.Error("a layer of no compressed bytes: the test proves nothing")
 	}
 }
+
+// TestPackagesBounded: an image naming more bytes of manifests than the
+// walk keeps is said to be attributed incompletely, not silently.
+func TestPackagesBounded(t *testing.T) {
+	defer func(n int64) { maxPkgTotal = n }(maxPkgTotal)
+	maxPkgTotal = 100
+	manifest := `{"name": "a-package-with-a-long-name", "version": "1.0.0"}`
+	var entries []it.Entry
+	for i := range 5 {
+		entries = append(entries, text(fmt.Sprintf("app/node_modules/p%d/package.json", i), manifest), it.File(fmt.Sprintf("app/node_modules/p%d/index.js", i), 10))
+	}
+	p := analyze(t, it.Image(t, v1.Config{}, it.By("COPY node_modules", it.Layer(t, entries...)))).Packages
+	if !p.Incomplete || p.Count != 100/len(manifest) {
+		t.Errorf("incomplete %v, %d packages; want incomplete and %d", p.Incomplete, p.Count, 100/len(manifest))
+	}
+}

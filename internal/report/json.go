@@ -70,6 +70,7 @@ type jsonBase struct {
 }
 
 type jsonPackages struct {
+	Incomplete bool          `json:"incomplete,omitempty"`
 	Bytes      int64         `json:"bytes"`
 	Count      int           `json:"count"`
 	Attributed int64         `json:"attributed_bytes"`
@@ -300,7 +301,7 @@ func JSON(w io.Writer, images []*analysis.Image, violations []budget.Violation) 
 				j.Base = &jsonBase{img.BaseLayers, img.BaseFrom, analysis.LayerBytes(img, 1, img.BaseLayers)}
 			}
 			pk := img.Packages
-			j.Packages = &jsonPackages{pk.Bytes, pk.Count, pk.Attributed, pk.UnownedBytes, []jsonPackage{}, []jsonUnowned{}}
+			j.Packages = &jsonPackages{pk.Incomplete, pk.Bytes, pk.Count, pk.Attributed, pk.UnownedBytes, []jsonPackage{}, []jsonUnowned{}}
 			for _, p := range pk.List {
 				j.Packages.List = append(j.Packages.List, jsonPackage(p))
 			}

@@ -567,8 +567,12 @@ func baseLine(img *analysis.Image) string {
 // packagesLine sums up the packages of img.
 func packagesLine(img *analysis.Image) string {
 	pk := img.Packages
-	return fmt.Sprintf("%d own %s of %s (%.1f%%), %s unowned", pk.Count, size.Format(pk.Attributed), size.Format(pk.Bytes),
+	s := fmt.Sprintf("%d own %s of %s (%.1f%%), %s unowned", pk.Count, size.Format(pk.Attributed), size.Format(pk.Bytes),
 		100*float64(pk.Attributed)/float64(max(pk.Bytes, 1)), size.Format(pk.UnownedBytes))
+	if pk.Incomplete {
+		s += " (incomplete: the package databases and manifests exceed what is read, 512 MiB)"
+	}
+	return s
 }
 
 // packageText describes one package, without its bytes.

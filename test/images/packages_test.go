@@ -1,6 +1,7 @@
 package images
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/rastringer/docker_multistage/test/dockertest"
 )
@@ -339,4 +345,73 @@ func TestPackageDiffDebian(t *testing.T) {
 		t.Errorf("packages %d + unowned %d, want the final filesystems' change %d", doc.PackagesDelta, doc.UnownedDelta, after.Packages.Bytes-before.Packages.Bytes)
 	}
 	t.Logf("less %s added: %d bytes; unowned %+d", doc.Packages[0].After.Version, listed, doc.UnownedDelta)
+}
+
+// TestGrowthOfAnnotatedBase: app:1 and app:2 are the same Dockerfile on
+// base:1 and base:2 (one layer more), each manifest naming its base in
+// the annotations the OCI image spec defines; --max-growth reads the
+// bases from the registry and says the base grew, the app's own layers
+// did not.
+func TestGrowthOfAnnotatedBase(t *testing.T) {
+	dockertest.BuildImages(t)
+	reg := requireRegistries(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile.base2": "FROM " + rootImage + "\nCOPY lib /usr/lib/libbig.so\n",
+		"Dockerfile.app":   "ARG BASE\nFROM ${BASE}\nCOPY app /app\n",
+	})
+	writeFiller(t, filepath.Join(dir, "lib"), 1<<20)
+	writeFiller(t, filepath.Join(dir, "app"), 100<<10)
+	const base2 = "imgcompare-test/growth-base:2"
+	t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", base2) })
+	dockertest.Docker(t, "build", "-q", "--network", "none", "-f", filepath.Join(dir, "Dockerfile.base2"), "-t", base2, dir)
+	var apps [2]string
+	for i, base := range []string{rootImage, base2} {
+		pushed := push(t, base, reg.open, fmt.Sprintf("growth-base:%d", i+1))
+		_, raw := registryManifest[struct{}](t, pushed)
+		digest := fmt.Sprintf("sha256:%x", sha256.Sum256(raw))
+		tag := fmt.Sprintf("imgcompare-test/growth-app:%d", i+1)
+		t.Cleanup(func() { dockertest.DockerErr("image", "rm", "-f", tag) })
+		dockertest.Docker(t, "build", "-q", "--network", "none", "--build-arg", "BASE="+base, "-f", filepath.Join(dir, "Dockerfile.app"), "-t", tag, dir)
+		app := push(t, tag, reg.open, fmt.Sprintf("growth-app:%d", i+1))
+		apps[i] = annotate(t, app, map[string]string{"org.opencontainers.image.base.name": pushed, "org.opencontainers.image.base.digest": digest})
+	}
+	stdout, stderr, code := imgcompare(t, "-o", "json", "--max-growth", "100kB", "docker://"+apps[0], "docker://"+apps[1])
+	want := "the base image (layers 1-2, annotated " + reg.open + "/growth-base:2) +1.05 MB, the image's own layers +0 B"
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+	doc := parseJSON[struct {
+		Images []struct {
+			Base struct {
+				Layers int
+				From   string
+			}
+		}
+	}](t, stdout)
+	if doc.Images[0].Base.Layers != 1 || doc.Images[1].Base.Layers != 2 {
+		t.Errorf("base layers %+v, want 1 and 2", doc.Images)
+	}
+	t.Log(stderr)
+}
+
+// annotate writes ref again, its manifest with annotations, as
+// ref-annotated, and returns that reference.
+func annotate(t *testing.T, ref string, annotations map[string]string) string {
+	t.Helper()
+	src, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.ParseReference(ref + "-annotated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, mutate.Annotations(img, annotations).(v1.Image)); err != nil {
+		t.Fatal(err)
+	}
+	return dst.String()
 }
