@@ -103,17 +103,27 @@ func versions(p diff.PackageChange) string {
 	return p.Before.Version + " → " + p.After.Version
 }
 
-// unownedChanges lists the changes of unowned bytes by directory.
-func unownedChanges(r *diff.Result, n int) string {
-	var parts []string
-	for i, u := range r.Unowned {
+// packageRows are the package changes and the unowned ones, n of each at
+// most, a row each: change, size, package or directory, version. A row
+// with only its first cell says how many more there are.
+func packageRows(r *diff.Result, n int) [][4]string {
+	var rows [][4]string
+	for i, p := range r.Packages {
 		if i == n {
-			parts = append(parts, fmt.Sprintf("and %d more", len(r.Unowned)-n))
 			break
 		}
-		parts = append(parts, signed(u.Delta)+" "+u.Dir)
+		rows = append(rows, [4]string{p.Change, signed(p.Delta), p.Kind + " " + p.Name, versions(p)})
 	}
-	return strings.Join(parts, ", ")
+	for i, u := range r.Unowned {
+		if i == n {
+			break
+		}
+		rows = append(rows, [4]string{"unowned", signed(u.Delta), u.Dir, ""})
+	}
+	if more := max(len(r.Packages)-n, 0) + max(len(r.Unowned)-n, 0); more > 0 {
+		rows = append(rows, [4]string{fmt.Sprintf("… and %d more (--largest N lists more; -o json lists all)", more)})
+	}
+	return rows
 }
 
 // downloadLine says what a host downloads to go from one image to the
@@ -174,17 +184,17 @@ func diffTable(w io.Writer, r *diff.Result, files int) error {
 	if len(r.Packages) > 0 || len(r.Unowned) > 0 {
 		fmt.Fprintf(w, "\npackages, largest change first (%s):\n", packagesDeltaLine(r))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for i, p := range r.Packages {
-			if i == files {
-				fmt.Fprintf(tw, "  … and %d more (--largest N lists more; -o json lists all)\n", len(r.Packages)-files)
-				break
+		for _, row := range packageRows(r, files) {
+			switch {
+			case row[1] == "":
+				fmt.Fprintf(tw, "  %s\n", row[0])
+			case row[3] == "":
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", row[0], row[1], row[2])
+			default:
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", row[0], row[1], row[2], row[3])
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", p.Change, signed(p.Delta), p.Kind, p.Name, versions(p))
 		}
 		tw.Flush()
-		if len(r.Unowned) > 0 {
-			fmt.Fprintf(w, "  unowned: %s\n", unownedChanges(r, files))
-		}
 	}
 	if len(r.Files) > 0 {
 		fmt.Fprintln(w, "\nfiles, largest change first:")
@@ -232,16 +242,13 @@ func diffMarkdown(w io.Writer, r *diff.Result, files int) error {
 		}
 	}
 	if len(r.Packages) > 0 || len(r.Unowned) > 0 {
-		fmt.Fprintf(w, "\nPackages: %s.\n\n| Change | Size | Package | Version |\n|---|---:|---|---|\n", packagesDeltaLine(r))
-		for i, p := range r.Packages {
-			if i == files {
-				fmt.Fprintf(w, "\n… and %d more packages (-o json lists all).\n", len(r.Packages)-files)
+		fmt.Fprintf(w, "\nPackages: %s.\n\n| Change | Size | Package or directory | Version |\n|---|---:|---|---|\n", packagesDeltaLine(r))
+		for _, row := range packageRows(r, files) {
+			if row[1] == "" {
+				fmt.Fprintf(w, "\n%s\n", row[0])
 				break
 			}
-			fmt.Fprintf(w, "| %s | %s | %s %s | %s |\n", p.Change, signed(p.Delta), p.Kind, mdEscape(p.Name), mdEscape(versions(p)))
-		}
-		if len(r.Unowned) > 0 {
-			fmt.Fprintf(w, "\nUnowned: %s.\n", mdEscape(unownedChanges(r, files)))
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", row[0], row[1], mdEscape(row[2]), mdEscape(row[3]))
 		}
 	}
 	if len(r.Files) > 0 {
