@@ -4,8 +4,9 @@
 # commit before the packages pass), alternating, on the project's
 # single-stage image (docker save) and on an image of a node_modules
 # tree of some 50,000 files installed from the npm registry
-# (@mui/icons-material with its dependencies). Medians of wall time, CPU
-# time and peak RSS. Prints markdown.
+# (@mui/icons-material, date-fns, core-js, rxjs, lodash, lodash-es and
+# ramda, with their dependencies). Medians of wall time, CPU time and
+# peak RSS. Prints markdown.
 #   bench/packages.sh [ROUNDS] [BASELINE]      (default 7 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,10 @@ git worktree add -q "$work/baseline" "$baseline"
 docker save -o "$work/single.tar" echo_app
 
 mkdir -p "$work/npm"
-echo '{"name": "bench", "version": "1.0.0", "private": true, "dependencies": {"@mui/icons-material": "6.4.7"}}' >"$work/npm/package.json"
+cat >"$work/npm/package.json" <<'JSON'
+{"name": "bench", "version": "1.0.0", "private": true, "dependencies": {"@mui/icons-material": "6.4.7", "date-fns": "2.30.0",
+ "core-js": "3.39.0", "rxjs": "7.8.1", "lodash": "4.17.21", "lodash-es": "4.17.21", "ramda": "0.30.1"}}
+JSON
 (cd "$work/npm" && npm install --cache "$work/npm-cache" --no-audit --no-fund --ignore-scripts --logs-max=0 >/dev/null)
 npm_files=$(find "$work/npm/node_modules" -type f | wc -l)
 printf 'FROM scratch\nCOPY node_modules /app/node_modules\n' >"$work/npm/Dockerfile"
@@ -66,7 +70,7 @@ pass) and now, alternating, $rounds rounds, medians of wall time, CPU time (user
 | image | before | now | wall time | CPU before | CPU now | RSS before | RSS now |
 |---|---:|---:|---:|---:|---:|---:|---:|
 $(row single "the single-stage image ($(stat -c %s "$work/single.tar") bytes saved)")
-$(row npm "node_modules of @mui/icons-material 6.4.7 from the npm registry ($npm_files files, $(stat -c %s "$work/npm.tar") bytes saved)")
+$(row npm "node_modules from the npm registry: @mui/icons-material, date-fns, core-js, rxjs, lodash, lodash-es, ramda ($npm_files files, $(stat -c %s "$work/npm.tar") bytes saved)")
 
 On the node_modules image, $packages npm packages own $(printf '%.2f' "$attributed")% of the bytes; the rest is npm's
 hidden lockfile and its \`.bin\` links.

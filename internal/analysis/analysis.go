@@ -532,28 +532,37 @@ func readLayer(ctx context.Context, layer v1.Layer, diffID v1.Hash, index int, f
 			sum = sha256.New()
 			sink = io.MultiWriter(&same, sum)
 		}
+		// The packages pass and the entrypoint's program need a few
+		// files whole: those are read into one buffer, and hashed from it.
 		pkgKind := pkgFileOf("/"+key, head[:n], h.Mode, h.Size)
-		if pkgKind != noPkgFile {
-			fs.pkgBuf = fs.pkgBuf[:0]
-			sink = io.MultiWriter(sink, sliceWriter{&fs.pkgBuf})
-		}
-		var kept *bytes.Buffer
-		if fs.keep["/"+key] && h.Size <= maxKept {
-			kept = bytes.NewBuffer(make([]byte, 0, h.Size))
-			sink = io.MultiWriter(sink, kept)
-		}
-		sink.Write(head[:n])
-		if _, err := io.CopyBuffer(sink, onlyReader{tr}, buf); err != nil {
-			return l, err
-		}
-		if pkgKind != noPkgFile {
-			fs.keepPkgFile(in, pkgKind, fs.pkgBuf)
-		}
-		if kept != nil {
-			// Only the last content written at a path can be the one
-			// that runs.
-			delete(fs.kept, fs.keptAt[key])
-			fs.kept[in], fs.keptAt[key] = kept.Bytes(), in
+		keep := fs.keep["/"+key] && h.Size <= maxKept
+		if pkgKind == noPkgFile && !keep {
+			sink.Write(head[:n])
+			if _, err := io.CopyBuffer(sink, onlyReader{tr}, buf); err != nil {
+				return l, err
+			}
+		} else {
+			if int64(cap(fs.pkgBuf)) < h.Size {
+				fs.pkgBuf = make([]byte, h.Size)
+			}
+			content := fs.pkgBuf[:h.Size]
+			copy(content, head[:n])
+			if _, err := io.ReadFull(tr, content[n:]); err != nil {
+				return l, err
+			}
+			sink.Write(content)
+			if pkgKind != noPkgFile {
+				fs.keepPkgFile(in, "/"+key, pkgKind, content)
+			}
+			if keep {
+				// Only the last content written at a path can be the
+				// one that runs.
+				delete(fs.kept, fs.keptAt[key])
+				fs.kept[in], fs.keptAt[key] = bytes.Clone(content), in
+			}
+			if cap(fs.pkgBuf) > maxPkgText {
+				fs.pkgBuf = nil // a large binary's buffer is not kept
+			}
 		}
 		in.sum = same.Sum64()
 		if sum != nil {

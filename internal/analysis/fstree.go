@@ -47,6 +47,9 @@ type node struct {
 	own      int64 // the size its tar entry gives: 0 for a hard link
 	layer    int   // the highest layer that has this path
 	children map[string]*node
+	// names are the children's names, sorted: made by walk, once the
+	// tree is whole.
+	names []string
 }
 
 func (n *node) isDir() bool { return n.typeflag == tar.TypeDir }
@@ -413,16 +416,19 @@ func (n *node) hideBelow(t *fsTree, p string, layer int) {
 }
 
 // walk calls fn for every path of the tree but the root, in lexical order,
-// a directory before what it holds.
+// a directory before what it holds. It is called once every layer is
+// applied: it keeps each directory's sorted names.
 func (t *fsTree) walk(fn func(p string, n *node)) {
 	var visit func(prefix string, dir *node)
 	visit = func(prefix string, dir *node) {
-		names := make([]string, 0, len(dir.children))
-		for name := range dir.children {
-			names = append(names, name)
+		if dir.names == nil {
+			dir.names = make([]string, 0, len(dir.children))
+			for name := range dir.children {
+				dir.names = append(dir.names, name)
+			}
+			sort.Strings(dir.names)
 		}
-		sort.Strings(names)
-		for _, name := range names {
+		for _, name := range dir.names {
 			c := dir.children[name]
 			p := prefix + "/" + name
 			fn(p, c)

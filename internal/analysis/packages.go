@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/textproto"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -113,10 +112,18 @@ const maxPkgText = 64 << 20
 
 var maxPkgTotal int64 = 512 << 20 // a variable for the tests
 
-var (
-	npmManifestPath = regexp.MustCompile(`/node_modules/(?:@[^/]+/)?[^/]+/package\.json$`)
-	dpkgListPath    = regexp.MustCompile(`^/var/lib/dpkg/info/[^/]+\.list$`)
-)
+// npmManifest reports whether p is a package's package.json in a
+// node_modules directory: node_modules/NAME/ or node_modules/@SCOPE/NAME/.
+func isNpmManifest(p string) bool {
+	if !strings.HasSuffix(p, "/package.json") {
+		return false
+	}
+	parent := path.Dir(path.Dir(p))
+	if strings.HasPrefix(path.Base(parent), "@") {
+		parent = path.Dir(parent)
+	}
+	return path.Base(parent) == "node_modules"
+}
 
 // pkgFileOf says whether the regular file at p, whose content starts
 // with head, is one the packages pass reads.
@@ -137,7 +144,7 @@ func pkgFileOf(p string, head []byte, mode, size int64) pkgFile {
 		return dpkgDiversions
 	case p == "/lib/apk/db/installed":
 		return apkInstalled
-	case dpkgListPath.MatchString(p):
+	case strings.HasPrefix(p, "/var/lib/dpkg/info/") && strings.HasSuffix(p, ".list") && !strings.Contains(p[len("/var/lib/dpkg/info/"):], "/"):
 		return dpkgList
 	case strings.HasSuffix(p, ".dist-info/RECORD"):
 		return pythonRecord
@@ -145,7 +152,7 @@ func pkgFileOf(p string, head []byte, mode, size int64) pkgFile {
 		return eggFiles
 	case strings.HasSuffix(p, ".egg-info/PKG-INFO"):
 		return eggInfo
-	case npmManifestPath.MatchString(p):
+	case isNpmManifest(p):
 		return npmManifest
 	}
 	return noPkgFile
@@ -155,14 +162,15 @@ func pkgFileOf(p string, head []byte, mode, size int64) pkgFile {
 // a text file whole, a Go binary's build information.
 type pkgContent struct {
 	kind  pkgFile
+	path  string // where the walk read it
 	text  []byte
 	goBin *buildinfo.BuildInfo
 }
 
 // keepPkgFile keeps what the packages pass needs of content, the file in
 // as the walk read it.
-func (t *fsTree) keepPkgFile(in *inode, kind pkgFile, content []byte) {
-	c := pkgContent{kind: kind}
+func (t *fsTree) keepPkgFile(in *inode, p string, kind pkgFile, content []byte) {
+	c := pkgContent{kind: kind, path: p}
 	if kind == goExecutable {
 		bi, err := buildinfo.Read(bytes.NewReader(content))
 		if err != nil {
@@ -178,14 +186,6 @@ func (t *fsTree) keepPkgFile(in *inode, kind pkgFile, content []byte) {
 		c.text = bytes.Clone(content)
 	}
 	t.pkgFiles[in] = c
-}
-
-// sliceWriter appends to a byte slice.
-type sliceWriter struct{ b *[]byte }
-
-func (w sliceWriter) Write(p []byte) (int, error) {
-	*w.b = append(*w.b, p...)
-	return len(p), nil
 }
 
 // claims maps paths of the final filesystem to the packages that own
@@ -244,11 +244,17 @@ func packagesOf(fs *fsTree) Packages {
 	readApk(c, text("/lib/apk/db/installed"))
 	npmDirs := map[string]int{}
 	goBins := map[*inode]int{}
-	fs.walk(func(p string, n *node) {
-		content, ok := fs.pkgFiles[n.inode]
-		if !ok || n.typeflag != tar.TypeReg {
-			return
+	// The files read, in path order, where the final filesystem still
+	// has them.
+	var read []*inode
+	for in, content := range fs.pkgFiles {
+		if n := fs.lookup(splitPath(content.path)); n != nil && n.inode == in {
+			read = append(read, in)
 		}
+	}
+	sort.Slice(read, func(i, j int) bool { return fs.pkgFiles[read[i]].path < fs.pkgFiles[read[j]].path })
+	for _, in := range read {
+		content, p := fs.pkgFiles[in], fs.pkgFiles[in].path
 		switch content.kind {
 		case pythonRecord:
 			readPythonRecord(c, p, content.text)
@@ -260,16 +266,14 @@ func packagesOf(fs *fsTree) Packages {
 				npmDirs[path.Dir(p)] = c.add(Package{Kind: Npm, Name: m.Name, Version: m.Version})
 			}
 		case goExecutable:
-			if _, seen := goBins[n.inode]; !seen {
-				bi := content.goBin
-				pkg := Package{Kind: GoBin, Name: bi.Path, Version: bi.Main.Version}
-				for _, d := range bi.Deps {
-					pkg.Modules = append(pkg.Modules, d.Path+"@"+d.Version)
-				}
-				goBins[n.inode] = c.add(pkg)
+			bi := content.goBin
+			pkg := Package{Kind: GoBin, Name: bi.Path, Version: bi.Main.Version}
+			for _, d := range bi.Deps {
+				pkg.Modules = append(pkg.Modules, d.Path+"@"+d.Version)
 			}
+			goBins[in] = c.add(pkg)
 		}
-	})
+	}
 	out := c.attribute(npmDirs, goBins)
 	out.Incomplete = fs.pkgIncomplete
 	return out
