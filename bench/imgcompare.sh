@@ -26,14 +26,8 @@ tar_bytes=$(stat -c %s "$work/single.tar")
 skopeo copy --quiet "docker-archive:$work/single.tar" "oci:$work/oci-layout:single"
 layout_bytes=$(du -sb "$work/oci-layout" | cut -f1)
 
-# timed NAME CMD...: one run, appending "seconds KiB CPU-seconds" to
-# $work/NAME (CPU: user and system).
-timed() {
-	local name=$1
-	shift
-	/usr/bin/time -f '%e %M %U %S' -o "$work/t" "$@" >/dev/null 2>&1 || true
-	awk '{print $1, $2, $3 + $4}' "$work/t" >>"$work/$name"
-}
+# shellcheck source=scripts/lib/timed.sh
+. scripts/lib/timed.sh
 for _ in $(seq "$rounds"); do
 	timed dive "$dive" --ci --source docker-archive "$work/single.tar"
 	timed estimated "$work/imgcompare" -o json "$work/single.tar"
@@ -51,8 +45,6 @@ for _ in $(seq "$rounds"); do
 	timed debian_dive "$dive" --ci --source docker-archive "$work/debian.tar"
 	timed debian_estimated "$work/imgcompare" -o json "$work/debian.tar"
 done
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-col() { awk -v c="$2" '{print $c}' "$work/$1" | median; }
 d=$(col dive 1)
 e=$(col estimated 1)
 x=$(col exact 1)

@@ -35,21 +35,14 @@ docker build -q --network none -t imgcompare-bench/node-modules:latest "$work/np
 docker save -o "$work/npm.tar" imgcompare-bench/node-modules:latest
 docker image rm imgcompare-bench/node-modules:latest >/dev/null
 
-# timed NAME CMD...: one run, appending "seconds KiB CPU-seconds".
-timed() {
-	local name=$1
-	shift
-	/usr/bin/time -f '%e %M %U %S' -o "$work/t" "$@" >/dev/null 2>&1 || true
-	awk '{print $1, $2, $3 + $4}' "$work/t" >>"$work/$name"
-}
+# shellcheck source=scripts/lib/timed.sh
+. scripts/lib/timed.sh
 for _ in $(seq "$rounds"); do
 	for image in single npm; do
 		timed "old-$image" "$work/old" -o json "$work/$image.tar"
 		timed "new-$image" "$work/new" -o json "$work/$image.tar"
 	done
 done
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-col() { awk -v c="$2" '{print $c}' "$work/$1" | median; }
 "$work/new" -o json --packages 3 "$work/npm.tar" >"$work/npm.json"
 attributed=$(jq '.images[0].packages | .attributed_bytes * 100 / .bytes' "$work/npm.json")
 packages=$(jq '.images[0].packages.count' "$work/npm.json")
