@@ -408,6 +408,7 @@ func analyseOpened(ctx context.Context, arg string, opened *source.Image, stderr
 	opts := analysis.Options{
 		Largest:      o.largest,
 		Packages:     o.packages,
+		Tree:         o.wants("html"),
 		Compression:  compression,
 		Progress:     p.update,
 		ManifestOnly: o.manifestOnly,
@@ -613,4 +614,18 @@ func annotatedBase(ctx context.Context, img *analysis.Image, stdin io.Reader, st
 		ids = append(ids, h.String())
 	}
 	return ids, nil
+}
+
+// wants reports whether a report in format is asked for, on stdout or
+// in a file.
+func (o *options) wants(format string) bool {
+	if o.format == format {
+		return true
+	}
+	for _, r := range o.reports {
+		if r.format == format {
+			return true
+		}
+	}
+	return false
 }

@@ -92,6 +92,8 @@ type Image struct {
 	// BaseName and BaseDigest name the base image where the manifest's
 	// annotations do (org.opencontainers.image.base.name and .digest).
 	BaseName, BaseDigest string
+	// Tree is the final filesystem for a picture of it (Options.Tree).
+	Tree *TreeNode
 	// Packages attributes every file of the final filesystem to the
 	// package that owns it, or to none.
 	Packages Packages
@@ -162,6 +164,8 @@ type Options struct {
 	FileDigests bool
 	// Packages is how many packages, and unowned directories, to keep.
 	Packages int
+	// Tree builds Image.Tree, a picture of the final filesystem.
+	Tree bool
 }
 
 // Progress is how far Analyze has read.
@@ -313,8 +317,14 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Image, error) {
 		}
 	}
 	out.Advice = Advise(out)
+	if opts.Tree {
+		fs.owners = map[string]int{}
+	}
 	out.Packages = packagesOf(fs)
 	out.Packages.keep(opts.Packages)
+	if opts.Tree {
+		out.Tree = buildTree(fs)
+	}
 	for i := range out.Layers {
 		out.Layers[i].Hidden = byLayer[i]
 	}

@@ -85,6 +85,10 @@ type fsTree struct {
 	pkgBuf        []byte
 	pkgKept       int64 // bytes of text in pkgFiles
 	pkgIncomplete bool  // a file past maxPkgTotal was not kept
+	// owners, when not nil, gets each owned path's package, an index
+	// of ownerList: for the picture of the tree (Options.Tree).
+	owners    map[string]int
+	ownerList []Package
 }
 
 // hidden tells t.hide of n and, for a directory, of all it holds.

@@ -276,6 +276,7 @@ func packagesOf(fs *fsTree) Packages {
 	}
 	out := c.attribute(npmDirs, goBins)
 	out.Incomplete = fs.pkgIncomplete
+	fs.ownerList = c.list
 	return out
 }
 
@@ -341,6 +342,9 @@ func (c *claims) attribute(npmDirs map[string]int, goBins map[*inode]int) Packag
 			u.Files++
 			out.UnownedBytes += b
 			return
+		}
+		if c.fs.owners != nil {
+			c.fs.owners[p] = owner
 		}
 		pkg := &c.list[owner]
 		pkg.Bytes += b

@@ -18,7 +18,7 @@ import (
 )
 
 // Formats lists the output formats, for -o.
-var Formats = []string{"table", "markdown", "json", "junit", "svg"}
+var Formats = []string{"table", "markdown", "json", "junit", "svg", "html"}
 
 // Write renders images in format to w. results are the rules of a budget
 // checked on them, if one was set (budget.Evaluate).
@@ -34,6 +34,8 @@ func Write(w io.Writer, format string, images []*analysis.Image, results []budge
 		return JUnit(w, images, results)
 	case "svg":
 		return SVG(w, images)
+	case "html":
+		return HTML(w, images, results)
 	}
 	return fmt.Errorf("unknown format %q: want one of %s", format, strings.Join(Formats, ", "))
 }
