@@ -87,7 +87,7 @@ func openReport(t *testing.T, ctx context.Context, file string) ([]box, float64)
 // boxesOf reads the boxes the first image's treemap shows.
 func boxesOf(t *testing.T, ctx context.Context) []box {
 	t.Helper()
-	boxes, err := chromedp.Run(ctx, chromedp.Evaluate[[]box](`[...document.querySelectorAll("#image-0 .treemap .box")].map(b => ({
+	boxes, err := chromedp.Run(ctx, chromedp.Evaluate[[]box](`[...document.querySelectorAll("#image-0 .files .treemap > .box")].map(b => ({
 		Name: b.dataset.name, Bytes: +b.dataset.bytes, W: b.getBoundingClientRect().width, H: b.getBoundingClientRect().height,
 		IsDir: b.classList.contains("dir"), Label: b.textContent, Title: b.title}))`))
 	if err != nil {
@@ -193,11 +193,11 @@ func TestHTMLReportInBrowser(t *testing.T) {
 	// A click on the largest directory zooms into it; the path zooms out.
 	file := filepath.Join(dir, "hostile.html")
 	boxes, _ := openReport(t, ctx, file)
-	if err := chromedp.Do(ctx, chromedp.Click(`#image-0 .treemap .box.dir`, chromedp.NodeVisible),
-		chromedp.WaitVisible(`#image-0[data-path="/srv"]`)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(`#image-0 .files .treemap > .box.dir > span`, chromedp.NodeVisible),
+		chromedp.WaitVisible(`#image-0 .files[data-path="/srv"]`)); err != nil {
 		t.Fatalf("zooming: %v (boxes %+v)", err, boxes)
 	}
-	zoomed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("image-0").dataset.path`))
+	zoomed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#image-0 .files").dataset.path`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestHTMLReportInBrowser(t *testing.T) {
 	if zoomed != "/srv" || !strings.HasPrefix(names[hostileName], hostileName+" 400 kB|/srv/"+hostileName+"\n400 kB (400000 bytes)") {
 		t.Errorf("after the click: path %q, boxes %v; want /srv with the hostile name as text", zoomed, names)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(`#image-0 .crumbs button`, chromedp.NodeVisible), chromedp.WaitVisible(`#image-0[data-path="/"]`)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(`#image-0 .files .crumbs button`, chromedp.NodeVisible), chromedp.WaitVisible(`#image-0 .files[data-path="/"]`)); err != nil {
 		t.Errorf("zooming out: %v", err)
 	}
 }

@@ -39,46 +39,125 @@
     }
     return out;
   };
-  var draw = function (section, image, path) {
+  // layersOf marks each node with the layers that wrote what it holds.
+  var layersOf = function (node) {
+    if (!node.c) { node.ls = {}; if (node.l) node.ls[node.l] = true; return node.ls; }
+    node.ls = {};
+    node.c.forEach(function (c) { Object.assign(node.ls, layersOf(c)); });
+    return node.ls;
+  };
+  var draw = function (section, image, path, tree) {
+    tree = tree || image.tree;
     var map = section.querySelector(".treemap"), crumbs = section.querySelector(".crumbs");
-    var node = image.tree;
+    var node = tree;
     path.forEach(function (name) { node = node.c.filter(function (c) { return c.n === name; })[0]; });
     map.textContent = "";
     var width = map.clientWidth, height = map.clientHeight;
-    squarify(node.c || [], 0, 0, width, height).forEach(function (r) {
-      var box = document.createElement("div");
-      box.className = "box" + (r.n.c ? " dir" : "");
-      box.style.left = r.x + "px"; box.style.top = r.y + "px";
-      box.style.width = r.w + "px"; box.style.height = r.h + "px";
-      box.style.background = r.n.c ? "var(--dir)" : palette(r.n.l, image.layers.length);
-      box.dataset.bytes = r.n.b; box.dataset.name = r.n.n;
-      var full = "/" + path.concat([r.n.n]).join("/");
-      var tip = full + "\n" + human(r.n.b) + " (" + r.n.b + " bytes)";
-      if (r.n.l) tip += "\nlayer " + r.n.l + ": " + image.layers[r.n.l - 1].instruction;
-      if (r.n.p) tip += "\npackage " + r.n.p;
-      box.title = tip;
-      if (r.w > 40 && r.h > 14) {
-        var label = document.createElement("span");
-        label.textContent = r.n.n + " " + human(r.n.b);
-        box.appendChild(label);
-      }
-      if (r.n.c) box.addEventListener("click", function () { draw(section, image, path.concat([r.n.n])); });
-      map.appendChild(box);
-    });
+    // place draws nodes into parent, in the rectangle x, y, w, h; a
+    // directory with room shows what it holds inside it, to a depth.
+    var place = function (parent, nodes, x, y, w, h, at, depth) {
+      squarify(nodes, x, y, w, h).forEach(function (r) {
+        var box = document.createElement("div");
+        box.className = "box" + (r.n.c ? " dir" : "");
+        box.style.left = r.x + "px"; box.style.top = r.y + "px";
+        box.style.width = r.w + "px"; box.style.height = r.h + "px";
+        box.style.background = r.n.change ? "var(--" + r.n.change + ")" : r.n.c ? "var(--dir)" : palette(r.n.l, image.layers.length);
+        box.dataset.bytes = r.n.b; box.dataset.name = r.n.n;
+        box.dataset.layers = Object.keys(r.n.ls || {}).join(" ");
+        var here = at.concat([r.n.n]);
+        var tip = "/" + here.join("/") + "\n" + human(r.n.b) + " (" + r.n.b + " bytes)";
+        if (r.n.l) tip += "\nlayer " + r.n.l + ": " + image.layers[r.n.l - 1].instruction;
+        if (r.n.p) tip += "\npackage " + r.n.p;
+        if (r.n.change) tip += "\n" + r.n.change;
+        box.title = tip;
+        if (r.w > 40 && r.h > 14) {
+          var label = document.createElement("span");
+          label.textContent = r.n.n + " " + human(r.n.b);
+          box.appendChild(label);
+        }
+        if (r.n.c) {
+          box.addEventListener("click", function (e) { e.stopPropagation(); draw(section, image, here, tree); });
+          if (depth < 12 && r.w > 30 && r.h > 30) place(box, r.n.c, 2, 16, r.w - 6, r.h - 20, here, depth + 1);
+        }
+        parent.appendChild(box);
+      });
+    };
+    place(map, node.c || [], 0, 0, width, height, path, 0);
     crumbs.textContent = "";
     var up = function (depth, text) {
       var a = document.createElement("button");
       a.textContent = text;
-      a.addEventListener("click", function () { draw(section, image, path.slice(0, depth)); });
+      a.addEventListener("click", function () { draw(section, image, path.slice(0, depth), tree); });
       crumbs.appendChild(a);
     };
     up(0, "/");
     path.forEach(function (name, i) { up(i + 1, name + "/"); });
     section.dataset.path = "/" + path.join("/");
+    highlight(section.closest("section"));
   };
+  // highlight dims the boxes that hold nothing of the layer picked.
+  var highlight = function (section) {
+    var layer = section.dataset.layer;
+    section.querySelectorAll(".files .treemap .box").forEach(function (box) {
+      box.classList.toggle("dim", !!layer && box.dataset.layers.split(" ").indexOf(layer) < 0);
+    });
+    section.querySelectorAll("tr[data-layer]").forEach(function (row) {
+      row.classList.toggle("picked", row.dataset.layer === layer);
+    });
+  };
+  // sortable makes a table's rows sort by the column whose header is
+  // clicked, by the number a cell holds (data-sort) or its text.
+  var sortable = function (table) {
+    table.querySelectorAll("th").forEach(function (th, col) {
+      th.tabIndex = 0;
+      th.addEventListener("click", function () {
+        var rows = Array.prototype.slice.call(table.querySelectorAll("tr")).slice(1);
+        var down = th.dataset.order !== "down";
+        th.dataset.order = down ? "down" : "up";
+        var key = function (row) {
+          var cell = row.children[col];
+          return cell.dataset.sort !== undefined ? +cell.dataset.sort : cell.textContent;
+        };
+        rows.sort(function (a, b) {
+          var x = key(a), y = key(b), c = x < y ? -1 : x > y ? 1 : 0;
+          return down ? -c : c;
+        });
+        rows.forEach(function (row) { row.parentNode.appendChild(row); });
+      });
+    });
+  };
+  document.querySelectorAll("table.sortable").forEach(sortable);
+  // Tabs: one image shows at a time.
+  var tabs = document.querySelectorAll("nav.tabs button");
+  var show = function (i) {
+    document.querySelectorAll("section.image").forEach(function (s, j) { s.hidden = j !== i; });
+    tabs.forEach(function (b, j) { b.setAttribute("aria-selected", j === i); });
+  };
+  // render draws image i's treemaps: of its filesystem and of its growth.
+  var render = function (i) {
+    var image = data.images[i], section = document.getElementById("image-" + i);
+    if (image.tree) draw(section.querySelector(".files"), image, []);
+    if (image.growth) draw(section.querySelector(".growth"), image, [], image.growth);
+  };
+  tabs.forEach(function (b, i) { b.addEventListener("click", function () { show(i); render(i); }); });
   data.images.forEach(function (image, i) {
     var section = document.getElementById("image-" + i);
-    if (image.tree) draw(section, image, []);
+    if (image.tree) layersOf(image.tree);
+    if (image.growth) layersOf(image.growth);
+    section.querySelectorAll("tr[data-layer]").forEach(function (row) {
+      var swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = palette(+row.dataset.layer, image.layers.length);
+      row.firstElementChild.prepend(swatch, " ");
+      row.addEventListener("click", function () {
+        section.dataset.layer = section.dataset.layer === row.dataset.layer ? "" : row.dataset.layer;
+        highlight(section);
+      });
+    });
+  });
+  if (tabs.length) show(0);
+  data.images.forEach(function (image, i) {
+    if (!document.getElementById("image-" + i).hidden) render(i);
   });
   document.body.dataset.ready = "true";
 })();
