@@ -213,4 +213,19 @@ func TestHTMLReportInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(`#image-0 .files .crumbs button`, chromedp.NodeVisible), chromedp.WaitVisible(`#image-0 .files[data-path="/"]`)); err != nil {
 		t.Errorf("zooming out: %v", err)
 	}
+
+	// At a phone's width the page does not scroll sideways, and the
+	// treemap fills the width it has.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	narrow, _ := openReport(t, ctx, filepath.Join(dir, "single-stage.html"))
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAreas(t, "single-stage at 390 pixels", narrow)
+	if width[0] > width[1] {
+		t.Errorf("at 390 pixels the page is %v pixels wide", width)
+	}
 }
