@@ -1,13 +1,15 @@
 package report
 
 import (
+	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/rastringer/docker_multistage/internal/analysis"
 	"github.com/rastringer/docker_multistage/internal/budget"
@@ -15,73 +17,84 @@ import (
 )
 
 var (
-	//go:embed html/report.html.tmpl
-	htmlTemplate string
+	//go:embed html/report.html
+	htmlShell string
 	//go:embed html/report.js
 	htmlScript string
 	//go:embed html/report.css
 	htmlStyle string
-
-	htmlPage = template.Must(template.New("report").Parse(htmlTemplate))
 )
 
-// htmlImage is what the page shows of one image; its tree goes to the
-// script as data.
+// The page is a fixed shell, its style and script, and the data the
+// script builds the page from: JSON, whose encoder escapes <, > and &,
+// so nothing in it can end the script element. The script sets every
+// name from an image as text, never as markup.
+type htmlData struct {
+	Images  []htmlImage  `json:"images"`
+	Results []htmlResult `json:"results,omitempty"`
+}
+
+type htmlResult struct {
+	Image     string `json:"image"`
+	Rule      string `json:"rule"`
+	Limit     string `json:"limit"`
+	Violation string `json:"violation,omitempty"`
+}
+
 type htmlImage struct {
-	Name, Size, Compressed, Platform, PackagesLine string
-	// Top are the final filesystem's largest top-level directories and
-	// files, for those who read numbers rather than boxes.
-	Top []htmlTop
-	// HasGrowth: the image is not the baseline; GrowthSize is what its
-	// paths added.
-	HasGrowth            bool
-	Baseline, GrowthSize string
-	SizeBytes            int64
-	Files                string
-	HasTree              bool
-	Layers               []htmlLayer
-	Advice               []htmlAdvice
-	Packages             []htmlPackage
+	Name    string `json:"name"`
+	Figures string `json:"figures"`
+	// Tree is the final filesystem; Top its largest top-level
+	// directories and files, for those who read numbers rather than
+	// boxes.
+	Tree *htmlTree `json:"tree,omitempty"`
+	Top  []htmlTop `json:"top,omitempty"`
+	// Growth is what the image's paths added over the baseline.
+	Growth       *htmlTree     `json:"growth,omitempty"`
+	GrowthSize   string        `json:"growth_size,omitempty"`
+	Baseline     string        `json:"baseline,omitempty"`
+	Layers       []htmlLayer   `json:"layers"`
+	Advice       []htmlAdvice  `json:"advice,omitempty"`
+	PackagesLine string        `json:"packages_line,omitempty"`
+	Packages     []htmlPackage `json:"packages,omitempty"`
 }
 
 type htmlTop struct {
-	Name, Size, Share string
-	Bytes             int64
+	Name  string `json:"name"`
+	Size  string `json:"size"`
+	Share string `json:"share"`
+	Bytes int64  `json:"bytes"`
 }
 
 type htmlLayer struct {
-	N                                           int
-	SizeBytes                                   int64
-	Instruction                                 string
-	Size, Visible, Hidden, Reclaimable          string
-	VisibleBytes, HiddenBytes, ReclaimableBytes int64
-	Width                                       float64 // of the largest layer's bar, in percent
+	Instruction      string  `json:"instruction"`
+	Size             string  `json:"size"`
+	SizeBytes        int64   `json:"size_bytes"`
+	Visible          string  `json:"visible"`
+	VisibleBytes     int64   `json:"visible_bytes"`
+	Hidden           string  `json:"hidden"`
+	HiddenBytes      int64   `json:"hidden_bytes"`
+	Reclaimable      string  `json:"reclaimable"`
+	ReclaimableBytes int64   `json:"reclaimable_bytes"`
+	Width            float64 `json:"width"` // of the largest layer's bar, in percent
 }
 
 type htmlAdvice struct {
-	Bytes, What, Where, Fix string
-	Sort                    int64
+	Size  string `json:"size"`
+	Bytes int64  `json:"bytes"`
+	What  string `json:"what"`
+	Where string `json:"where"`
+	Fix   string `json:"fix"`
 }
 
 type htmlPackage struct {
-	Bytes, Kind, Name, Version string
-	Files, Layer               int
-	Sort                       int64
-}
-
-// htmlData is the data the script draws from.
-type htmlData struct {
-	Images []htmlDataImage `json:"images"`
-}
-
-type htmlDataImage struct {
-	Layers []htmlDataLayer `json:"layers"`
-	Tree   *htmlTree       `json:"tree,omitempty"`
-	Growth *htmlTree       `json:"growth,omitempty"`
-}
-
-type htmlDataLayer struct {
-	Instruction string `json:"instruction"`
+	Size    string `json:"size"`
+	Bytes   int64  `json:"bytes"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Files   int    `json:"files"`
+	Layer   int    `json:"layer"`
 }
 
 // htmlTree is a TreeNode with short names, to keep the page small.
@@ -166,23 +179,30 @@ func csp(content string) string {
 // final filesystem (with Options.Tree), its layers, what to change and
 // its packages; the gates with their verdicts. It fetches nothing: its
 // style and script are inline, and its Content-Security-Policy forbids
-// any request.
+// any request and runs no script but its own.
 func HTML(w io.Writer, images []*analysis.Image, results []budget.Result) error {
-	page := struct {
-		Images     []htmlImage
-		Results    []budget.Result
-		Style      template.CSS
-		Script     template.JS
-		ScriptHash string
-		Data       htmlData
-	}{Results: results, Style: template.CSS(htmlStyle), Script: template.JS(htmlScript), ScriptHash: csp(htmlScript)}
+	var data htmlData
+	for _, r := range results {
+		data.Results = append(data.Results, htmlResult{r.Image, r.Rule, r.Limit, r.Violation})
+	}
 	for i, img := range images {
-		h := htmlImage{
-			Name: img.Name, Size: size.Format(img.Size), SizeBytes: img.Size, Compressed: size.Format(img.CompressedSize),
-			Platform: img.OS + "/" + img.Architecture, Files: fmt.Sprint(img.Files), HasTree: img.Tree != nil,
-		}
+		platform := img.OS + "/" + img.Architecture
 		if img.Variant != "" {
-			h.Platform += "/" + img.Variant
+			platform += "/" + img.Variant
+		}
+		h := htmlImage{
+			Name: img.Name, Tree: treeData(img.Tree),
+			Figures: fmt.Sprintf("%s uncompressed (%d bytes), %s compressed; %d files; %s", size.Format(img.Size), img.Size, size.Format(img.CompressedSize), img.Files, platform),
+		}
+		if img.Tree != nil {
+			for _, c := range img.Tree.Children {
+				h.Top = append(h.Top, htmlTop{c.Name, size.Format(c.Bytes), fmt.Sprintf("%.1f%%", 100*float64(c.Bytes)/float64(max(img.Tree.Bytes, 1))), c.Bytes})
+			}
+		}
+		if i > 0 && img.Tree != nil && images[0].Tree != nil {
+			if h.Growth = growthTree(images[0].Tree, img.Tree); h.Growth != nil {
+				h.Baseline, h.GrowthSize = images[0].Name, size.Format(h.Growth.Bytes)
+			}
 		}
 		reclaimable := make([]int64, len(img.Layers))
 		for _, r := range img.Reclaimable {
@@ -194,38 +214,46 @@ func HTML(w io.Writer, images []*analysis.Image, results []budget.Result) error 
 		for _, l := range img.Layers {
 			largest = max(largest, l.Size)
 		}
-		d := htmlDataImage{Tree: treeData(img.Tree)}
-		if img.Tree != nil {
-			for _, c := range img.Tree.Children {
-				h.Top = append(h.Top, htmlTop{c.Name, size.Format(c.Bytes), fmt.Sprintf("%.1f%%", 100*float64(c.Bytes)/float64(max(img.Tree.Bytes, 1))), c.Bytes})
-			}
-		}
-		if i > 0 && img.Tree != nil && images[0].Tree != nil {
-			if d.Growth = growthTree(images[0].Tree, img.Tree); d.Growth != nil {
-				h.HasGrowth, h.Baseline, h.GrowthSize = true, images[0].Name, size.Format(d.Growth.Bytes)
-			}
-		}
 		for i, l := range img.Layers {
 			visible := max(l.Size-l.Hidden-reclaimable[i], 0)
 			h.Layers = append(h.Layers, htmlLayer{
-				N: i + 1, SizeBytes: l.Size, Instruction: l.Instruction, Size: size.Format(l.Size), Visible: size.Format(visible),
-				Hidden: size.Format(l.Hidden), Reclaimable: size.Format(reclaimable[i]),
-				VisibleBytes: visible, HiddenBytes: l.Hidden, ReclaimableBytes: reclaimable[i],
+				Instruction: l.Instruction, Size: size.Format(l.Size), SizeBytes: l.Size,
+				Visible: size.Format(visible), VisibleBytes: visible, Hidden: size.Format(l.Hidden), HiddenBytes: l.Hidden,
+				Reclaimable: size.Format(reclaimable[i]), ReclaimableBytes: reclaimable[i],
 				Width: 100 * float64(l.Size) / float64(largest),
 			})
-			d.Layers = append(d.Layers, htmlDataLayer{l.Instruction})
 		}
 		for _, a := range img.Advice {
-			h.Advice = append(h.Advice, htmlAdvice{size.Format(a.Bytes), a.What, adviceWhere(img, a), a.Fix, a.Bytes})
+			h.Advice = append(h.Advice, htmlAdvice{size.Format(a.Bytes), a.Bytes, a.What, adviceWhere(img, a), a.Fix})
 		}
 		if img.Packages.Count > 0 {
 			h.PackagesLine = packagesLine(img)
 			for _, p := range img.Packages.List {
-				h.Packages = append(h.Packages, htmlPackage{size.Format(p.Bytes), p.Kind, p.Name, p.Version, p.Files, p.Layer, p.Bytes})
+				h.Packages = append(h.Packages, htmlPackage{size.Format(p.Bytes), p.Bytes, p.Kind, p.Name, p.Version, p.Files, p.Layer})
 			}
 		}
-		page.Images = append(page.Images, h)
-		page.Data.Images = append(page.Data.Images, d)
+		data.Images = append(data.Images, h)
 	}
-	return htmlPage.Execute(w, page)
+	var js bytes.Buffer
+	if err := json.NewEncoder(&js).Encode(data); err != nil { // escapes <, > and &
+		return err
+	}
+	// The shell's places, in order; what goes in them is never searched.
+	parts := []struct{ place, content string }{
+		{"SCRIPT_HASH", csp(htmlScript)}, {"STYLE", htmlStyle}, {"DATA", strings.TrimSpace(js.String())}, {"SCRIPT", htmlScript},
+	}
+	rest := htmlShell
+	var page strings.Builder
+	for _, p := range parts {
+		before, after, ok := strings.Cut(rest, p.place)
+		if !ok {
+			return fmt.Errorf("the page's shell has no %s", p.place)
+		}
+		page.WriteString(before)
+		page.WriteString(p.content)
+		rest = after
+	}
+	page.WriteString(rest)
+	_, err := io.WriteString(w, page.String())
+	return err
 }

@@ -4,6 +4,79 @@
 "use strict";
 (function () {
   var data = JSON.parse(document.getElementById("report-data").textContent);
+  // el makes an element with attributes and children: strings become text
+  // nodes, never markup.
+  var el = function (tag, attrs, children) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
+      e.append(typeof c === "string" || typeof c === "number" ? String(c) : c);
+    });
+    return e;
+  };
+  // table makes a sortable table: a header of names (a name ending in
+  // "#" is a number, right-aligned), rows of cells; a cell is a string or
+  // [text, number to sort by].
+  var table = function (names, rows, rowAttrs) {
+    var t = el("table", { "class": "sortable" }, [el("tr", {}, names.map(function (n) {
+      return el("th", n.slice(-1) === "#" ? { "class": "n" } : {}, [n.replace(/#$/, "")]);
+    }))]);
+    rows.forEach(function (row, i) {
+      t.append(el("tr", rowAttrs ? rowAttrs(i) : {}, row.map(function (c, j) {
+        var attrs = names[j].slice(-1) === "#" ? { "class": "n" } : {};
+        if (Array.isArray(c)) { attrs["data-sort"] = c[1]; c = c[0]; }
+        return el("td", attrs, [c]);
+      })));
+    });
+    return t;
+  };
+  // build writes the page from the data.
+  document.title = "imgcompare: " + data.images.map(function (i) { return i.name; }).join(", ");
+  var body = document.body;
+  if (data.images.length > 1) {
+    body.append(el("nav", { "class": "tabs", role: "tablist" }, data.images.map(function (i) { return el("button", { role: "tab" }, [i.name]); })));
+  }
+  if (data.results && data.results.length) {
+    body.append(el("h2", {}, ["Gates"]), table(["Image", "Rule", "Limit", "Verdict"], data.results.map(function (r) {
+      return [r.image, "--" + r.rule, r.limit, el("span", { "class": r.violation ? "fail" : "pass" }, [r.violation || "passed"])];
+    })));
+  }
+  data.images.forEach(function (img, i) {
+    var s = el("section", { "class": "image", id: "image-" + i }, [
+      el("h2", {}, [img.name]),
+      el("p", { "class": "figures" }, [img.figures])]);
+    if (img.tree) {
+      s.append(el("h3", {}, ["The final filesystem"]),
+        el("p", { "class": "figures" }, ["Boxes by bytes, coloured by the layer that wrote them (directories grey); a click on a directory zooms in, the path above zooms out; a click on a layer below shows what it wrote."]),
+        el("div", { "class": "files" }, [el("div", { "class": "crumbs" }), el("div", { "class": "treemap" })]),
+        table(["Directory", "Bytes#", "Share#"], img.top.map(function (d) { return [d.name, [d.size, d.bytes], [d.share, d.bytes]]; })));
+    }
+    if (img.growth) {
+      var legend = el("p", { "class": "figures" }, ["Boxes by the bytes each path added (", el("span", { "class": "swatch added" }), " new, ",
+        el("span", { "class": "swatch grown" }), " grown): " + img.growth_size + " in all."]);
+      s.append(el("h3", {}, ["What grew over " + img.baseline]), legend,
+        el("div", { "class": "growth" }, [el("div", { "class": "crumbs" }), el("div", { "class": "treemap" })]));
+    }
+    s.append(el("h3", {}, ["Layers"]), table(["#", "Instruction", "Size#", "Visible#", "Hidden later#", "Reclaimable#", "Share"], img.layers.map(function (l, n) {
+      var bar = el("div", { "class": "bar", style: "width: " + l.width + "%" }, [
+        el("div", { "class": "visible", style: "flex: " + l.visible_bytes }), el("div", { "class": "hidden", style: "flex: " + l.hidden_bytes }),
+        el("div", { "class": "reclaimable", style: "flex: " + l.reclaimable_bytes })]);
+      return [[String(n + 1), n + 1], l.instruction, [l.size, l.size_bytes], [l.visible, l.visible_bytes], [l.hidden, l.hidden_bytes], [l.reclaimable, l.reclaimable_bytes], bar];
+    }), function (n) { return { "data-layer": n + 1 }; }));
+    if (img.advice && img.advice.length) {
+      s.append(el("h3", {}, ["What to change"]), table(["Gives back#", "What", "Where", "Change"], img.advice.map(function (a) {
+        return [[a.size, a.bytes], a.what, a.where, a.fix];
+      })));
+    }
+    if (img.packages && img.packages.length) {
+      s.append(el("h3", {}, ["Packages"]), el("p", { "class": "figures" }, [img.packages_line]),
+        table(["Bytes#", "Kind", "Package", "Version", "Files#", "Layer#"], img.packages.map(function (p) {
+          return [[p.size, p.bytes], p.kind, p.name, p.version, [String(p.files), p.files], [String(p.layer), p.layer]];
+        })));
+    }
+    body.append(s);
+  });
   var palette = function (layer, layers) {
     if (!layer) return "var(--small)";
     var hue = Math.round((layer - 1) * 360 / Math.max(layers, 1) + 200) % 360;
