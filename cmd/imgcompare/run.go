@@ -538,26 +538,27 @@ const (
 // markBases says which bottom layers of each image are a base image's:
 // those it shares with the --base image it shares most with; with none
 // given, those it shares with the base its manifest's annotations name,
-// read from its registry; failing that, those it shares with the
-// baseline.
+// read from its registry, or failing that with the baseline.
 func markBases(ctx context.Context, images []*analysis.Image, stdin io.Reader, stderr io.Writer, o *options) error {
-	if len(o.bases) == 0 {
-		defer func() {
-			for _, img := range images {
-				if img.BaseName == "" || img.BaseDigest == "" {
-					continue
-				}
-				ids, err := annotatedBase(ctx, img, stdin, stderr, o)
-				if err != nil {
-					fmt.Fprintf(stderr, "imgcompare: %s: the base its annotations name: %v; its base layers are those it shares with the baseline\n", img.Name, err)
-					continue
-				}
-				img.BaseLayers, img.BaseFrom = analysis.SharedLayers(img, ids), "annotated "+img.BaseName
+	if len(o.bases) > 0 {
+		bases := map[string][]string{}
+		for _, arg := range o.bases {
+			ids, err := diffIDsOf(ctx, arg, stdin, stderr, o)
+			if err != nil {
+				return fmt.Errorf("--base: %w", err)
 			}
-		}()
-		if len(images) < 2 {
-			return nil
+			bases[arg] = ids
 		}
+		for _, img := range images {
+			for _, arg := range o.bases {
+				if n := analysis.SharedLayers(img, bases[arg]); n > img.BaseLayers {
+					img.BaseLayers, img.BaseFrom = n, "--base "+arg
+				}
+			}
+		}
+		return nil
+	}
+	if len(images) > 1 {
 		var ids []string
 		for _, l := range images[0].Layers {
 			ids = append(ids, l.DiffID)
@@ -565,41 +566,27 @@ func markBases(ctx context.Context, images []*analysis.Image, stdin io.Reader, s
 		for _, img := range images[1:] {
 			img.BaseLayers, img.BaseFrom = analysis.SharedLayers(img, ids), analysis.SharedWithBaseline
 		}
-		return nil
-	}
-	bases := map[string][]string{}
-	for _, arg := range o.bases {
-		opened, err := source.Open(ctx, arg, o.sourceOptions(arg, stdin, stderr))
-		if err != nil {
-			return fmt.Errorf("--base: %w", err)
-		}
-		config, err := opened.ConfigFile()
-		opened.Close()
-		if err != nil {
-			return fmt.Errorf("--base %s: reading its config: %w", arg, err)
-		}
-		for _, h := range config.RootFS.DiffIDs {
-			bases[arg] = append(bases[arg], h.String())
-		}
 	}
 	for _, img := range images {
-		for _, arg := range o.bases {
-			if n := analysis.SharedLayers(img, bases[arg]); n > img.BaseLayers {
-				img.BaseLayers, img.BaseFrom = n, "--base "+arg
-			}
+		if img.BaseName == "" || img.BaseDigest == "" {
+			continue
 		}
+		ref, err := name.ParseReference(img.BaseName)
+		var ids []string
+		if err == nil {
+			ids, err = diffIDsOf(ctx, "docker://"+ref.Context().Name()+"@"+img.BaseDigest, stdin, stderr, o)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "imgcompare: %s: the base its annotations name: %v; its base layers are those it shares with the baseline\n", img.Name, err)
+			continue
+		}
+		img.BaseLayers, img.BaseFrom = analysis.SharedLayers(img, ids), "annotated "+img.BaseName
 	}
 	return nil
 }
 
-// annotatedBase reads the diff_ids of the base image an image's
-// annotations name, NAME@DIGEST, from its registry.
-func annotatedBase(ctx context.Context, img *analysis.Image, stdin io.Reader, stderr io.Writer, o *options) ([]string, error) {
-	ref, err := name.ParseReference(img.BaseName)
-	if err != nil {
-		return nil, err
-	}
-	arg := "docker://" + ref.Context().Name() + "@" + img.BaseDigest
+// diffIDsOf reads the diff_ids of the image arg names, from its config.
+func diffIDsOf(ctx context.Context, arg string, stdin io.Reader, stderr io.Writer, o *options) ([]string, error) {
 	opened, err := source.Open(ctx, arg, o.sourceOptions(arg, stdin, stderr))
 	if err != nil {
 		return nil, err
@@ -607,7 +594,7 @@ func annotatedBase(ctx context.Context, img *analysis.Image, stdin io.Reader, st
 	defer opened.Close()
 	config, err := opened.ConfigFile()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: reading its config: %w", arg, err)
 	}
 	var ids []string
 	for _, h := range config.RootFS.DiffIDs {

@@ -425,14 +425,7 @@ func (n *node) hideBelow(t *fsTree, p string, layer int) {
 func (t *fsTree) walk(fn func(p string, n *node)) {
 	var visit func(prefix string, dir *node)
 	visit = func(prefix string, dir *node) {
-		if dir.names == nil {
-			dir.names = make([]string, 0, len(dir.children))
-			for name := range dir.children {
-				dir.names = append(dir.names, name)
-			}
-			sort.Strings(dir.names)
-		}
-		for _, name := range dir.names {
+		for _, name := range dir.sortedNames() {
 			c := dir.children[name]
 			p := prefix + "/" + name
 			fn(p, c)
@@ -442,4 +435,17 @@ func (t *fsTree) walk(fn func(p string, n *node)) {
 		}
 	}
 	visit("", &t.root)
+}
+
+// sortedNames are a directory's names in order, sorted once the tree is
+// whole (see walk) and kept.
+func (n *node) sortedNames() []string {
+	if n.names == nil {
+		n.names = make([]string, 0, len(n.children))
+		for name := range n.children {
+			n.names = append(n.names, name)
+		}
+		sort.Strings(n.names)
+	}
+	return n.names
 }

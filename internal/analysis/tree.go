@@ -46,7 +46,7 @@ func buildTree(fs *fsTree) *TreeNode {
 			}
 			return t
 		}
-		for _, name := range sortedNames(n) {
+		for _, name := range n.sortedNames() {
 			c := build(p+"/"+name, n.children[name])
 			if c.Bytes == 0 {
 				continue
@@ -61,16 +61,6 @@ func buildTree(fs *fsTree) *TreeNode {
 	root.Name = "/"
 	gather(root, max(root.Bytes/maxTreeNodes, 1))
 	return root
-}
-
-// sortedNames are a directory's names in order.
-func sortedNames(n *node) []string {
-	names := make([]string, 0, len(n.children))
-	for name := range n.children {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // gather replaces, under t, the nodes of fewer than min bytes by one node

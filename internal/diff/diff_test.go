@@ -16,7 +16,7 @@ func analyse(t *testing.T, img v1.Image) (*analysis.Image, map[string]analysis.F
 	t.Helper()
 	files := map[string]analysis.FileInfo{}
 	a, err := analysis.Analyze(context.Background(), img, analysis.Options{
-		Largest: 5, Compression: analysis.Computed, FileDigests: true, Packages: 1000,
+		Largest: 5, Compression: analysis.Computed, FileDigests: true,
 		Files: func(f analysis.FileInfo) { files[f.Path] = f },
 	})
 	if err != nil {
